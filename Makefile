@@ -1,0 +1,33 @@
+# Everything a new machine needs is Python >= 3.11, make and a C compiler.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-dev
+
+.PHONY: run test lint lock clean
+
+run: $(STAMP)
+	exec $(BIN)/python -m devstack.run
+
+test: $(STAMP)
+	CALCQUEUE_STATE_DIR=$(CURDIR)/var/test $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+# Dependencies are pinned with hashes in requirements*.lock, exported from uv.lock;
+# `make lock` refreshes both after a change to pyproject.toml (needs uv).
+$(STAMP): requirements-dev.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes \
+		--no-deps -r requirements-dev.lock
+	touch $@
+
+lock:
+	uv lock
+	uv export --frozen --format requirements-txt --no-dev --no-emit-project -o requirements.lock
+	uv export --frozen --format requirements-txt --all-groups --no-emit-project -o requirements-dev.lock
+
+clean:
+	rm -rf $(VENV) var

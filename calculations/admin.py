@@ -1,0 +1,64 @@
+import uuid
+
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
+
+from calculations.models import Calculation
+
+
+@admin.register(Calculation)
+class CalculationAdmin(admin.ModelAdmin):
+    list_display = ("id", "equation", "n", "status", "output_digits", "created_at", "finished_at")
+    list_filter = ("status", "equation")
+    search_fields = ("equation",)
+    search_help_text = "An id, an input n, or an equation name."
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+    readonly_fields = (
+        "id",
+        "equation",
+        "n",
+        "status",
+        "output_preview",
+        "error",
+        "created_at",
+        "started_at",
+        "finished_at",
+        "worker",
+        "attempts",
+    )
+    fields = readonly_fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # Calculations are submitted through the service, which enqueues them.
+
+    def has_change_permission(self, request: HttpRequest, obj: Calculation | None = None) -> bool:
+        return False
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet, search_term: str
+    ) -> tuple[QuerySet, bool]:
+        term = search_term.strip()
+        if term.isascii() and term.isdigit():
+            return queryset.filter(n=int(term)), False
+        try:
+            return queryset.filter(pk=uuid.UUID(term)), False
+        except ValueError:
+            return super().get_search_results(request, queryset, search_term)
+
+    @admin.display(description="Output")
+    def output_preview(self, calculation: Calculation) -> str:
+        if calculation.status != Calculation.Status.SUCCESS:
+            return "–"
+        shown = calculation.output_head + (
+            f"…{calculation.output_tail}" if calculation.output_is_truncated else ""
+        )
+        return format_html(
+            '<code>{}</code> ({} digits) <a href="{}">download</a>',
+            shown,
+            calculation.output_digits,
+            reverse("calculations:output", kwargs={"calculation_id": calculation.id}),
+        )

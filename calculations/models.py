@@ -1,0 +1,79 @@
+import uuid
+from datetime import timedelta
+
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+
+
+class Calculation(models.Model):
+    """One requested calculation and its lifecycle; the row is the result (no Celery backend).
+
+    The output's decimal digits live in `CalculationOutput`, so that listing calculations never
+    reads them; the row keeps the digit count and the first and last digits for previews.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "PENDING", "Pending"
+        RUNNING = "RUNNING", "Running"
+        SUCCESS = "SUCCESS", "Success"
+        ERROR = "ERROR", "Error"
+
+    FINAL_STATUSES = frozenset({Status.SUCCESS, Status.ERROR})
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    equation = models.CharField(max_length=64)
+    n = models.PositiveBigIntegerField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    error = models.TextField(blank=True)
+    output_digits = models.PositiveBigIntegerField(null=True, blank=True)
+    output_head = models.CharField(max_length=64, blank=True)
+    output_tail = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    worker = models.CharField(max_length=255, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["-created_at", "-id"], name="calculation_newest_first"),
+            models.Index(fields=["status", "created_at"], name="calculation_status_age"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.equation}({self.n}) {self.status}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("calculations:detail", kwargs={"calculation_id": self.id})
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in self.FINAL_STATUSES
+
+    @property
+    def output_is_truncated(self) -> bool:
+        return bool(self.output_tail)
+
+    @property
+    def time_queued(self) -> timedelta:
+        return (self.started_at or timezone.now()) - self.created_at
+
+    @property
+    def time_running(self) -> timedelta | None:
+        if self.started_at is None:
+            return None
+        return (self.finished_at or timezone.now()) - self.started_at
+
+
+class CalculationOutput(models.Model):
+    """The exact decimal digits of a successful calculation's output, of any length."""
+
+    calculation = models.OneToOneField(
+        Calculation, primary_key=True, on_delete=models.CASCADE, related_name="output"
+    )
+    digits = models.TextField()
+
+    def __str__(self) -> str:
+        return f"output of {self.calculation_id}"

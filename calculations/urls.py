@@ -1,0 +1,15 @@
+from django.urls import path
+
+from calculations import views
+
+app_name = "calculations"
+
+urlpatterns = [
+    path("", views.calculation_list, name="list"),
+    path("calculations/<uuid:calculation_id>/", views.calculation_detail, name="detail"),
+    path(
+        "calculations/<uuid:calculation_id>/output.txt",
+        views.calculation_output,
+        name="output",
+    ),
+]

@@ -1,0 +1,89 @@
+import uuid
+
+from django.conf import settings
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods
+
+from calculations import selectors, services
+from calculations.forms import CalculationForm
+from calculations.models import Calculation
+
+# Outputs up to this many digits are shown whole on the detail page.
+DETAIL_FULL_DIGITS = 2000
+DETAIL_EDGE_DIGITS = 200
+
+
+@require_http_methods(["GET", "POST"])
+def calculation_list(request: HttpRequest) -> HttpResponse:
+    form = CalculationForm(request.POST or None)
+    if request.method == "POST":
+        if form.is_valid():
+            created = services.calculations_submit(
+                equation=form.cleaned_data["equation"], inputs=form.cleaned_data["inputs"]
+            )
+            messages.success(request, f"Queued {len(created)} calculation(s).")
+            return redirect("calculations:list")
+    try:
+        page = selectors.calculation_page(
+            after=request.GET.get("after"), size=settings.CALCQUEUE_PAGE_SIZE
+        )
+    except selectors.InvalidCursorError:
+        return redirect("calculations:list")
+    context = {"form": form, "page": page}
+    if request.htmx:
+        return render(request, "calculations/_calculation_table.html", context)
+    status = 400 if form.errors else 200
+    return render(request, "calculations/calculation_list.html", context, status=status)
+
+
+def _get_or_404(calculation_id: uuid.UUID) -> Calculation:
+    try:
+        return selectors.calculation_get(calculation_id=calculation_id)
+    except Calculation.DoesNotExist:
+        raise Http404("No calculation with this id.") from None
+
+
+@require_GET
+def calculation_detail(request: HttpRequest, calculation_id: uuid.UUID) -> HttpResponse:
+    calculation = _get_or_404(calculation_id)
+    context: dict = {"calculation": calculation}
+    if calculation.status == Calculation.Status.SUCCESS:
+        edge = (
+            calculation.output_digits
+            if calculation.output_digits <= DETAIL_FULL_DIGITS
+            else DETAIL_EDGE_DIGITS
+        )
+        head, tail = selectors.calculation_output_excerpt(
+            calculation_id=calculation.id, length=calculation.output_digits, edge_chars=edge
+        )
+        context |= {
+            "output_head": head,
+            "output_tail": tail,
+            "output_shown_whole": edge == calculation.output_digits,
+        }
+    template = (
+        "calculations/_calculation_detail.html"
+        if request.htmx
+        else ("calculations/calculation_detail.html")
+    )
+    return render(request, template, context)
+
+
+@require_GET
+def calculation_output(request: HttpRequest, calculation_id: uuid.UUID) -> StreamingHttpResponse:
+    calculation = _get_or_404(calculation_id)
+    if calculation.status != Calculation.Status.SUCCESS:
+        raise Http404("This calculation has no output yet.")
+    response = StreamingHttpResponse(
+        selectors.calculation_output_chunks(
+            calculation_id=calculation.id, length=calculation.output_digits
+        ),
+        content_type="text/plain; charset=us-ascii",
+    )
+    response["Content-Length"] = str(calculation.output_digits)
+    response["Content-Disposition"] = (
+        f'inline; filename="{calculation.equation}-{calculation.n}.txt"'
+    )
+    return response

@@ -1,0 +1,180 @@
+"""Settings for calcqueue, all read from the environment here and nowhere else.
+
+With no variable set, the defaults suit a development machine: SQLite and the
+embedded Redis server under the state directory. `CALCQUEUE_ENV=production`
+removes every default that is unsafe in production and fails loudly instead.
+"""
+
+import secrets
+from pathlib import Path
+
+import environ
+
+from devstack.embedded_redis import embedded_redis_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+
+ENVIRONMENT = env.str("CALCQUEUE_ENV", default="development")
+if ENVIRONMENT not in {"development", "production"}:
+    raise environ.ImproperlyConfigured(
+        f"CALCQUEUE_ENV must be 'development' or 'production', not {ENVIRONMENT!r}"
+    )
+IS_PRODUCTION = ENVIRONMENT == "production"
+
+# Local state of a development machine: SQLite file, embedded Redis data, dev secret.
+STATE_DIR = Path(env.str("CALCQUEUE_STATE_DIR", default=str(BASE_DIR / "var"))).resolve()
+
+
+def _development_secret_key() -> str:
+    """Return a random key kept in the state directory, so no secret is ever committed."""
+    key_file = STATE_DIR / "secret_key"
+    if not key_file.exists():
+        STATE_DIR.mkdir(parents=True, exist_ok=True)
+        key_file.write_text(secrets.token_urlsafe(50))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+if IS_PRODUCTION:
+    SECRET_KEY = env.str("SECRET_KEY")
+    ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
+else:
+    SECRET_KEY = env.str("SECRET_KEY", default="") or _development_secret_key()
+    ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
+
+DEBUG = env.bool("DEBUG", default=not IS_PRODUCTION)
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "calculations",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -----------------------------------------------------------------------------
+
+SQLITE_BUSY_TIMEOUT_SECONDS = 30
+
+DATABASES = {
+    "default": env.db_url("DATABASE_URL", default=f"sqlite:///{STATE_DIR / 'db.sqlite3'}"),
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Many worker processes write at once: WAL lets readers run beside the one writer,
+    # IMMEDIATE takes the write lock when a transaction starts (so it waits on the busy
+    # timeout instead of failing mid-transaction), and the timeout absorbs the queueing.
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": SQLITE_BUSY_TIMEOUT_SECONDS,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+    # A file, not the in-memory default, so that worker processes started by the
+    # integration tests see the test database.
+    DATABASES["default"]["TEST"] = {"NAME": str(STATE_DIR / "test-db.sqlite3")}
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Redis and Celery -----------------------------------------------------------------------
+
+# Without REDIS_URL, the project's own Redis server (started by `make run` and the tests)
+# listens on a unix socket in the state directory.
+REDIS_URL = env.str("REDIS_URL", default="") or embedded_redis_url(STATE_DIR / "redis")
+
+CELERY_BROKER_URL = REDIS_URL
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+# No result backend: the database row is the result.
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_DEFAULT_QUEUE = "calculations"
+# A message is acknowledged only after its task returns, and put back if the worker dies,
+# so a crash mid-calculation delivers it again; each worker process reserves one at a time.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_WORKER_CONCURRENCY = env.int("CALCQUEUE_WORKER_CONCURRENCY", default=12)
+CELERY_WORKER_SEND_TASK_EVENTS = True
+CELERY_TASK_SEND_SENT_EVENT = True
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+CALCQUEUE_TASK_SOFT_TIME_LIMIT = env.int("CALCQUEUE_TASK_SOFT_TIME_LIMIT", default=540)
+CALCQUEUE_TASK_TIME_LIMIT = env.int("CALCQUEUE_TASK_TIME_LIMIT", default=600)
+CELERY_TASK_SOFT_TIME_LIMIT = CALCQUEUE_TASK_SOFT_TIME_LIMIT
+CELERY_TASK_TIME_LIMIT = CALCQUEUE_TASK_TIME_LIMIT
+# Redis hands an unacknowledged message to another worker after the visibility timeout;
+# it must outlast the longest task, or a running calculation would be delivered twice.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 2 * CALCQUEUE_TASK_TIME_LIMIT}
+
+# --- Calculations ---------------------------------------------------------------------------
+
+# Per-equation upper bounds on the input, e.g. CALCQUEUE_MAX_N="fibonacci=20000000".
+CALCQUEUE_MAX_N = {
+    key: int(value) for key, value in env.dict("CALCQUEUE_MAX_N", default={}).items()
+}
+CALCQUEUE_MAX_BATCH = env.int("CALCQUEUE_MAX_BATCH", default=100)
+CALCQUEUE_PAGE_SIZE = env.int("CALCQUEUE_PAGE_SIZE", default=25)
+
+# --- Web ----------------------------------------------------------------------------------
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = STATE_DIR / "static"
+
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SECURE = IS_PRODUCTION
+CSRF_COOKIE_SECURE = IS_PRODUCTION
+
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(process)d %(message)s"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
+    },
+}

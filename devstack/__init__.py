@@ -1,0 +1,1 @@
+"""Local infrastructure for development and tests: the embedded Redis and `make run`."""

@@ -1,0 +1,1 @@
+"""Pure mathematics: each module here defines and registers one equation. No Django."""
