@@ -18,13 +18,12 @@ DETAIL_EDGE_DIGITS = 200
 @require_http_methods(["GET", "POST"])
 def calculation_list(request: HttpRequest) -> HttpResponse:
     form = CalculationForm(request.POST or None)
-    if request.method == "POST":
-        if form.is_valid():
-            created = services.calculations_submit(
-                equation=form.cleaned_data["equation"], inputs=form.cleaned_data["inputs"]
-            )
-            messages.success(request, f"Queued {len(created)} calculation(s).")
-            return redirect("calculations:list")
+    if request.method == "POST" and form.is_valid():
+        created = services.calculations_submit(
+            equation=form.cleaned_data["equation"], inputs=form.cleaned_data["inputs"]
+        )
+        messages.success(request, f"Queued {len(created)} calculation(s).")
+        return redirect("calculations:list")
     try:
         page = selectors.calculation_page(
             after=request.GET.get("after"), size=settings.CALCQUEUE_PAGE_SIZE

@@ -1,3 +1,4 @@
+import contextlib
 import ctypes
 import os
 import signal
@@ -33,8 +34,6 @@ def stop(process: subprocess.Popen, *, sig: int = signal.SIGTERM, grace: float =
         while process.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
     # Pool children of a worker share its process group; none may be left behind.
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
     process.wait()
