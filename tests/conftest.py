@@ -1,0 +1,133 @@
+"""Shared fixtures. Services come from the environment: REDIS_URL and DATABASE_URL when set
+(CI runs the suite against the machine's PostgreSQL and Redis), otherwise the project's
+embedded Redis and SQLite, as on a new user's machine."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from devstack.embedded_redis import EmbeddedRedis
+from devstack.processes import spawn, stop
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+WORKER_READY_TIMEOUT_SECONDS = 60.0
+
+
+@pytest.fixture(scope="session")
+def broker_url() -> Iterator[str]:
+    """A real Redis broker, emptied of any message left by an earlier run."""
+    from config.celery_app import app
+
+    if os.environ.get("REDIS_URL"):
+        app.control.purge()
+        yield settings.REDIS_URL
+        return
+    with EmbeddedRedis(settings.STATE_DIR / "redis"):
+        app.control.purge()
+        yield settings.REDIS_URL
+
+
+def _database_url() -> str:
+    """The URL of the test database that this process created, for another process to use."""
+    database = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{database['NAME']}"
+    if connection.vendor == "postgresql":
+        credentials = database["USER"] + (
+            f":{database['PASSWORD']}" if database["PASSWORD"] else ""
+        )
+        host = f"{database['HOST'] or '127.0.0.1'}:{database['PORT'] or 5432}"
+        return f"postgres://{credentials}@{host}/{database['NAME']}"
+    raise NotImplementedError(f"no worker database URL for {connection.vendor}")
+
+
+class WorkerProcess:
+    def __init__(self, process: subprocess.Popen, hostname: str, log_path: Path) -> None:
+        self.process = process
+        self.hostname = hostname
+        self.log_path = log_path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def start_worker(
+    *, log_dir: Path, concurrency: int = 12, extra_env: dict[str, str] | None = None
+) -> WorkerProcess:
+    """Start a real `celery worker` process on the test database and wait until it answers."""
+    from config.celery_app import app
+
+    hostname = f"test-{uuid.uuid4().hex[:8]}@%h"
+    log_path = log_dir / f"worker-{hostname.split('@')[0]}.log"
+    env = {
+        **os.environ,
+        "DATABASE_URL": _database_url(),
+        "REDIS_URL": settings.REDIS_URL,
+        "CALCQUEUE_WORKER_CONCURRENCY": str(concurrency),
+        **(extra_env or {}),
+    }
+    with log_path.open("wb") as log:
+        process = spawn(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                "--loglevel",
+                "INFO",
+                "--hostname",
+                hostname,
+                "--without-mingle",
+                "--without-gossip",
+            ],
+            cwd=BASE_DIR,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    node = hostname.replace("%h", os.uname().nodename)
+    deadline = time.monotonic() + WORKER_READY_TIMEOUT_SECONDS
+    while not app.control.ping(destination=[node], timeout=0.5):
+        if process.poll() is not None or time.monotonic() > deadline:
+            stop(process)
+            raise RuntimeError(f"the worker did not start:\n{log_path.read_text()[-3000:]}")
+    return WorkerProcess(process, node, log_path)
+
+
+@pytest.fixture(scope="session")
+def worker_log_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("workers")
+
+
+@pytest.fixture(scope="session")
+def celery_worker(
+    broker_url: str, django_db_setup: None, django_db_blocker, worker_log_dir: Path
+) -> Iterator[WorkerProcess]:
+    """One real worker process (12 pool processes, as in production) for the session."""
+    with django_db_blocker.unblock():
+        worker = start_worker(log_dir=worker_log_dir)
+    yield worker
+    stop(worker.process, sig=signal.SIGTERM, grace=15.0)
+
+
+@pytest.fixture
+def wait_until() -> Callable[..., None]:
+    def wait(condition: Callable[[], bool], *, timeout: float = 30.0, what: str = "") -> None:
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out after {timeout} s waiting for {what or condition}")
+            time.sleep(0.02)
+
+    return wait

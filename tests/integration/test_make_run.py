@@ -1,0 +1,75 @@
+"""`make run` as a new user runs it: embedded Redis, SQLite, worker and web server; then Ctrl-C."""
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+pytestmark = pytest.mark.integration
+
+BASE_DIR = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for_line(log: Path, pattern: str, process: subprocess.Popen, timeout: float) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        match = re.search(pattern, log.read_text(errors="replace"))
+        if match:
+            return match.group(0)
+        assert process.poll() is None, f"make run exited early:\n{log.read_text()[-3000:]}"
+        time.sleep(0.2)
+    raise AssertionError(f"no {pattern!r} within {timeout} s:\n{log.read_text()[-3000:]}")
+
+
+def test_make_run_serves_calculations_and_ctrl_c_stops_every_process(tmp_path):
+    port = free_port()
+    env = {key: value for key, value in os.environ.items()
+           if key not in {"DATABASE_URL", "REDIS_URL", "MAKEFLAGS", "MAKELEVEL"}}
+    env |= {"PORT": str(port), "CALCQUEUE_STATE_DIR": str(tmp_path / "state"),
+            "CALCQUEUE_WORKER_CONCURRENCY": "2"}
+    log = tmp_path / "make-run.log"
+    with log.open("wb") as output:
+        make = subprocess.Popen(["make", "run"], cwd=BASE_DIR, env=env, stdout=output,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        url = wait_for_line(log, rf"http://127\.0\.0\.1:{port}/", make, timeout=180)
+        descendants = psutil.Process(make.pid).children(recursive=True)
+        names = " ".join(" ".join(p.cmdline()) for p in descendants)
+        assert "redis-server" in names and "celery" in names and "runserver" in names
+
+        with httpx.Client(base_url=url, timeout=10) as browser:
+            browser.get("/")
+            response = browser.post("/", data={
+                "equation": "fibonacci", "n": "39, 4, 6, 32",
+                "csrfmiddlewaretoken": browser.cookies["csrftoken"],
+            })
+            assert response.status_code == 302
+            deadline = time.monotonic() + 30
+            while (page := browser.get("/").text).count('data-status="SUCCESS">') < 4:
+                assert time.monotonic() < deadline, page
+                time.sleep(0.1)
+            for value in ("63245986", "2178309"):
+                assert value in page
+
+        os.killpg(make.pid, signal.SIGINT)  # What the terminal sends on Ctrl-C.
+        assert make.wait(timeout=60) is not None
+        time.sleep(0.5)
+        survivors = [p for p in descendants if p.is_running() and p.status() != "zombie"]
+        assert survivors == [], [p.cmdline() for p in survivors]
+        assert "stopping" in log.read_text()
+    finally:
+        if make.poll() is None:
+            os.killpg(make.pid, signal.SIGKILL)
