@@ -18,14 +18,17 @@ class Calculation(models.Model):
         RUNNING = "RUNNING", "Running"
         SUCCESS = "SUCCESS", "Success"
         ERROR = "ERROR", "Error"
+        CANCELLED = "CANCELLED", "Cancelled"
 
-    FINAL_STATUSES = frozenset({Status.SUCCESS, Status.ERROR})
+    FINAL_STATUSES = frozenset({Status.SUCCESS, Status.ERROR, Status.CANCELLED})
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     equation = models.CharField(max_length=64)
     n = models.PositiveBigIntegerField()
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     error = models.TextField(blank=True)
+    # Fraction done (0 to 1) while RUNNING, for equations that report it honestly; else null.
+    progress = models.FloatField(null=True, blank=True)
     output_digits = models.PositiveBigIntegerField(null=True, blank=True)
     output_head = models.CharField(max_length=64, blank=True)
     output_tail = models.CharField(max_length=64, blank=True)

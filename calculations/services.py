@@ -13,6 +13,7 @@ from django.utils import timezone
 from calculations import validation
 from calculations.models import Calculation, CalculationOutput
 from calculations.output import summarise
+from equations.base import no_progress
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +73,7 @@ def calculation_run(*, calculation_id: uuid.UUID | str, worker: str) -> None:
     clock = time.perf_counter()
     try:
         spec = validation.equation_for(calculation.equation)
-        decimal = spec.compute(calculation.n).digits()
+        decimal = spec.compute(calculation.n, no_progress).digits()
     except Exception as error:
         message = f"{type(error).__name__}: {error}"
         _finish(calculation, status=Calculation.Status.ERROR, error=message)

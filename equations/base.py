@@ -1,7 +1,26 @@
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import gmpy2
+
+
+class Progress(Protocol):
+    """Told how far a computation has got, as a fraction from 0 to 1.
+
+    Long computations call it regularly (cheap: the caller throttles what it records). It may
+    raise `CalculationCancelled` to stop the computation where it stands.
+    """
+
+    def __call__(self, fraction_done: float) -> None: ...
+
+
+class CalculationCancelled(Exception):
+    """Raised through a computation by its progress callback when a cancel was requested."""
+
+
+def no_progress(fraction_done: float) -> None:
+    """A Progress that records nothing, for callers that do not follow progress."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -11,6 +30,6 @@ class Equation:
     key: str
     label: str
     description: str
-    compute: Callable[[int], gmpy2.mpz]
+    compute: Callable[[int, Progress], gmpy2.mpz]
     default_max_n: int
     min_n: int = 0

@@ -1,10 +1,10 @@
 import gmpy2
 
-from equations.base import Equation
+from equations.base import Equation, Progress, no_progress
 from equations.registry import register
 
 
-def fibonacci(n: int) -> gmpy2.mpz:
+def fibonacci(n: int, progress: Progress = no_progress) -> gmpy2.mpz:
     """Return F(n), with F(0) = 0 and F(1) = F(2) = 1.
 
     GMP's mpz_fib_ui uses the doubling identities: O(log n) big-number multiplications.

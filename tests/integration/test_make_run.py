@@ -36,14 +36,26 @@ def wait_for_line(log: Path, pattern: str, process: subprocess.Popen, timeout: f
 
 def test_make_run_serves_calculations_and_ctrl_c_stops_every_process(tmp_path):
     port = free_port()
-    env = {key: value for key, value in os.environ.items()
-           if key not in {"DATABASE_URL", "REDIS_URL", "MAKEFLAGS", "MAKELEVEL"}}
-    env |= {"PORT": str(port), "CALCQUEUE_STATE_DIR": str(tmp_path / "state"),
-            "CALCQUEUE_WORKER_CONCURRENCY": "2"}
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"DATABASE_URL", "REDIS_URL", "MAKEFLAGS", "MAKELEVEL"}
+    }
+    env |= {
+        "PORT": str(port),
+        "CALCQUEUE_STATE_DIR": str(tmp_path / "state"),
+        "CALCQUEUE_WORKER_CONCURRENCY": "2",
+    }
     log = tmp_path / "make-run.log"
     with log.open("wb") as output:
-        make = subprocess.Popen(["make", "run"], cwd=BASE_DIR, env=env, stdout=output,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+        make = subprocess.Popen(
+            ["make", "run"],
+            cwd=BASE_DIR,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         url = wait_for_line(log, rf"http://127\.0\.0\.1:{port}/", make, timeout=180)
         descendants = psutil.Process(make.pid).children(recursive=True)
@@ -52,10 +64,14 @@ def test_make_run_serves_calculations_and_ctrl_c_stops_every_process(tmp_path):
 
         with httpx.Client(base_url=url, timeout=10) as browser:
             browser.get("/")
-            response = browser.post("/", data={
-                "equation": "fibonacci", "n": "39, 4, 6, 32",
-                "csrfmiddlewaretoken": browser.cookies["csrftoken"],
-            })
+            response = browser.post(
+                "/",
+                data={
+                    "equation": "fibonacci",
+                    "n": "39, 4, 6, 32",
+                    "csrfmiddlewaretoken": browser.cookies["csrftoken"],
+                },
+            )
             assert response.status_code == 302
             deadline = time.monotonic() + 30
             while (page := browser.get("/").text).count('data-status="SUCCESS">') < 4:

@@ -96,8 +96,10 @@ def test_large_outputs_are_exact_and_downloadable_while_the_list_stays_fast(
 def test_twelve_worker_processes_write_at_once_without_database_locked(
     client, celery_worker, wait_until
 ):
-    batches = [submit(client, ", ".join(str(n % 500) for n in range(start, start + 100)))
-               for start in range(0, 600, 100)]
+    batches = [
+        submit(client, ", ".join(str(n % 500) for n in range(start, start + 100)))
+        for start in range(0, 600, 100)
+    ]
     calculations = [c for batch in batches for c in batch]
     started = time.perf_counter()
     wait_until(lambda: all_final(calculations), timeout=120, what="600 calculations")
