@@ -1,11 +1,13 @@
 import uuid
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
+from calculations import services
 from calculations.models import Calculation
 
 
@@ -31,6 +33,7 @@ class CalculationAdmin(admin.ModelAdmin):
         "attempts",
     )
     fields = readonly_fields
+    actions = ("cancel_calculations", "retry_calculations")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # Calculations are submitted through the service, which enqueues them.
@@ -62,3 +65,26 @@ class CalculationAdmin(admin.ModelAdmin):
             calculation.output_digits,
             reverse("calculations:output", kwargs={"calculation_id": calculation.id}),
         )
+
+    @admin.action(description="Cancel the selected calculations")
+    def cancel_calculations(self, request: HttpRequest, queryset: QuerySet) -> None:
+        ids = list(
+            queryset.exclude(status__in=Calculation.FINAL_STATUSES).values_list("pk", flat=True)
+        )
+        for calculation_id in ids:
+            services.calculation_cancel(calculation_id=calculation_id)
+        self.message_user(request, f"Cancel requested for {len(ids)} calculation(s).")
+
+    @admin.action(description="Retry the selected calculations (as new calculations)")
+    def retry_calculations(self, request: HttpRequest, queryset: QuerySet) -> None:
+        retried = 0
+        for calculation in queryset.filter(
+            status__in=[Calculation.Status.ERROR, Calculation.Status.CANCELLED]
+        ):
+            try:
+                services.calculation_retry(calculation_id=calculation.pk)
+            except ValidationError as error:
+                self.message_user(request, f"{calculation}: {error.messages[0]}", messages.ERROR)
+            else:
+                retried += 1
+        self.message_user(request, f"Retried {retried} calculation(s).")

@@ -33,16 +33,28 @@ class Calculation(models.Model):
     output_head = models.CharField(max_length=64, blank=True)
     output_tail = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # When the id was last handed to the broker; the sweeper enqueues it again if it waits
+    # too long while the broker's queue could not be holding it.
+    enqueued_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # "<celery node>:<pid>" of the process that holds the claim.
     worker = models.CharField(max_length=255, blank=True)
     attempts = models.PositiveIntegerField(default=0)
+    # The claim of a RUNNING row lapses unless its worker keeps extending it (heartbeat).
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    cancel_requested_at = models.DateTimeField(null=True, blank=True)
+    retry_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retries"
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["-created_at", "-id"], name="calculation_newest_first"),
             models.Index(fields=["status", "created_at"], name="calculation_status_age"),
+            models.Index(fields=["status", "enqueued_at"], name="calculation_status_enqueued"),
+            models.Index(fields=["status", "lease_expires_at"], name="calculation_status_lease"),
         ]
 
     def __str__(self) -> str:
@@ -54,6 +66,14 @@ class Calculation(models.Model):
     @property
     def is_final(self) -> bool:
         return self.status in self.FINAL_STATUSES
+
+    @property
+    def can_cancel(self) -> bool:
+        return not self.is_final and self.cancel_requested_at is None
+
+    @property
+    def can_retry(self) -> bool:
+        return self.status in {self.Status.ERROR, self.Status.CANCELLED}
 
     @property
     def output_is_truncated(self) -> bool:

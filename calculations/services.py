@@ -3,24 +3,48 @@
 import logging
 import time
 import uuid
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import kombu.exceptions
+import redis.exceptions
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
 from calculations import validation
+from calculations.claims import Claimant, Decision, decide
 from calculations.models import Calculation, CalculationOutput
 from calculations.output import summarise
-from equations.base import no_progress
+from calculations.progress import ProgressRecorder
+from equations.base import CalculationCancelled
 
 logger = logging.getLogger(__name__)
 
 _DELETE_BATCH_SIZE = 1000
+_SWEEP_BATCH_SIZE = 1000
+BROKER_ERRORS = (kombu.exceptions.OperationalError, redis.exceptions.RedisError, OSError)
 
 
-def calculations_submit(*, equation: str, inputs: Sequence[int]) -> list[Calculation]:
+class CalculationStateError(Exception):
+    """The calculation is not in a state that allows the requested change."""
+
+
+def time_limits_for(equation: str) -> tuple[float, float]:
+    """(soft, hard) time limits in seconds for calculations of `equation`."""
+    return settings.CALCQUEUE_TIME_LIMITS.get(equation, settings.CALCQUEUE_DEFAULT_TIME_LIMITS)
+
+
+# --- Submitting ------------------------------------------------------------------------------
+
+
+def calculations_submit(
+    *, equation: str, inputs: Sequence[int], retry_of: Calculation | None = None
+) -> list[Calculation]:
     """Create one PENDING calculation per input and enqueue them once the rows are committed.
 
     All or nothing: one invalid input raises ValidationError and creates nothing.
@@ -30,96 +54,388 @@ def calculations_submit(*, equation: str, inputs: Sequence[int]) -> list[Calcula
     now = timezone.now()
     # One microsecond apart, so that a batch lists in the order it was typed.
     calculations = [
-        Calculation(equation=spec.key, n=n, created_at=now + timedelta(microseconds=index))
+        Calculation(
+            equation=spec.key,
+            n=n,
+            created_at=now + timedelta(microseconds=index),
+            enqueued_at=now,
+            retry_of=retry_of,
+        )
         for index, n in enumerate(inputs)
     ]
     with transaction.atomic():
         Calculation.objects.bulk_create(calculations)
-        ids = [str(calculation.id) for calculation in calculations]
         # A worker must never receive an id whose row it cannot see yet.
-        transaction.on_commit(lambda: _enqueue(ids), robust=True)
+        transaction.on_commit(lambda: _enqueue(calculations), robust=True)
     return calculations
 
 
-def _enqueue(calculation_ids: Sequence[str]) -> None:
+def _enqueue(calculations: Iterable[Calculation]) -> None:
+    """Publish one message per calculation; if the broker is down, leave them to the sweeper."""
     from calculations.tasks import run_calculation
 
-    with run_calculation.app.producer_or_acquire() as producer:
-        for calculation_id in calculation_ids:
-            run_calculation.apply_async((calculation_id,), producer=producer)
+    by_equation: dict[str, list[str]] = defaultdict(list)
+    for calculation in calculations:
+        by_equation[calculation.equation].append(str(calculation.pk))
+    if not by_equation:
+        return
+    try:
+        with run_calculation.app.producer_or_acquire() as producer:
+            for equation, ids in by_equation.items():
+                soft, hard = time_limits_for(equation)
+                for calculation_id in ids:
+                    # The task id is the calculation id, so revoking a calculation is possible.
+                    run_calculation.apply_async(
+                        (calculation_id,),
+                        task_id=calculation_id,
+                        producer=producer,
+                        soft_time_limit=soft,
+                        time_limit=hard,
+                    )
+    except BROKER_ERRORS as error:
+        count = sum(len(ids) for ids in by_equation.values())
+        logger.warning(
+            "broker unavailable, %d calculation(s) stay PENDING for the sweeper: %s",
+            count,
+            error,
+        )
 
 
-def calculation_run(*, calculation_id: uuid.UUID | str, worker: str) -> None:
-    """Claim a PENDING calculation, compute it and store its result or its error.
+# --- Running ---------------------------------------------------------------------------------
 
-    Safe to call twice for the same id: only the caller whose conditional update moves the
-    row from PENDING to RUNNING computes; any other delivery finds nothing to claim.
+
+@dataclass(frozen=True)
+class _Claim:
+    calculation: Calculation
+    started_at: datetime
+    worker: str
+
+    def rows(self):
+        return Calculation.objects.filter(
+            pk=self.calculation.pk,
+            status=Calculation.Status.RUNNING,
+            started_at=self.started_at,
+            worker=self.worker,
+        )
+
+
+def _observed(calculation: Calculation):
+    """The row, only while it is still exactly as it was read (optimistic concurrency)."""
+    return Calculation.objects.filter(
+        pk=calculation.pk,
+        status=calculation.status,
+        attempts=calculation.attempts,
+        started_at=calculation.started_at,
+    )
+
+
+def calculation_run(*, calculation_id: uuid.UUID | str, claimant: Claimant) -> None:
+    """Claim a calculation, compute it and store its result, its error or its cancellation.
+
+    Safe to call any number of times for the same id: only the caller whose conditional
+    update claims the row computes; every other delivery finds nothing to do and returns.
     """
-    started_at = timezone.now()
-    claimed = Calculation.objects.filter(
-        pk=calculation_id, status=Calculation.Status.PENDING
-    ).update(
+    calculation = Calculation.objects.filter(pk=calculation_id).first()
+    if calculation is None:
+        logger.info("calculation id=%s skipped: deleted", calculation_id)
+        return
+    now = timezone.now()
+    soft_limit, hard_limit = time_limits_for(calculation.equation)
+    decision = decide(
+        calculation,
+        now=now,
+        max_attempts=settings.CALCQUEUE_MAX_ATTEMPTS,
+        hard_time_limit=hard_limit,
+        claimant=claimant,
+    )
+    if decision is Decision.SKIP:
+        logger.info("calculation id=%s skipped: %s", calculation.pk, calculation.status)
+        return
+    if decision is not Decision.RUN:
+        _settle_abandoned(calculation, decision, hard_limit=hard_limit, now=now)
+        return
+    claimed = _observed(calculation).update(
         status=Calculation.Status.RUNNING,
-        started_at=started_at,
-        worker=worker,
+        started_at=now,
+        finished_at=None,
+        worker=claimant.name,
         attempts=F("attempts") + 1,
+        lease_expires_at=now + timedelta(seconds=settings.CALCQUEUE_LEASE_SECONDS),
+        progress=None,
     )
     if not claimed:
-        logger.info(
-            "calculation id=%s skipped: not pending (deleted or already claimed)", calculation_id
-        )
+        logger.info("calculation id=%s skipped: claimed by another delivery", calculation.pk)
         return
-    calculation = Calculation.objects.get(pk=calculation_id)
+    _compute(_Claim(calculation, now, claimant.name), soft_limit=soft_limit)
+
+
+def _compute(claim: _Claim, *, soft_limit: float) -> None:
+    calculation = claim.calculation
     clock = time.perf_counter()
+    progress = ProgressRecorder(
+        calculation_id=calculation.pk,
+        started_at=claim.started_at,
+        interval=settings.CALCQUEUE_PROGRESS_INTERVAL_SECONDS,
+    )
     try:
         spec = validation.equation_for(calculation.equation)
-        decimal = spec.compute(calculation.n, no_progress).digits()
-    except Exception as error:
+        decimal = spec.compute(calculation.n, progress).digits()
+    except CalculationCancelled:
+        outcome = _finish(claim, status=Calculation.Status.CANCELLED)
+    except SoftTimeLimitExceeded:
+        message = f"time limit exceeded after {soft_limit:g} s"
+        outcome = _finish(claim, status=Calculation.Status.ERROR, error=message)
+    except Exception as error:  # Any failure of the maths is the result.
         message = f"{type(error).__name__}: {error}"
-        _finish(calculation, status=Calculation.Status.ERROR, error=message)
-        logger.exception(
-            "calculation id=%s equation=%s n=%d status=ERROR duration=%.3fs error=%s",
-            calculation.id,
-            calculation.equation,
-            calculation.n,
-            time.perf_counter() - clock,
-            message,
-        )
-        return
-    _finish(calculation, status=Calculation.Status.SUCCESS, decimal=decimal)
+        logger.warning("calculation id=%s failed", calculation.pk, exc_info=True)
+        outcome = _finish(claim, status=Calculation.Status.ERROR, error=message)
+    else:
+        outcome = _finish(claim, status=Calculation.Status.SUCCESS, decimal=decimal)
     logger.info(
-        "calculation id=%s equation=%s n=%d status=SUCCESS duration=%.3fs digits=%d",
-        calculation.id,
+        "calculation id=%s equation=%s n=%d status=%s duration=%.3fs digits=%s",
+        calculation.pk,
         calculation.equation,
         calculation.n,
+        outcome,
         time.perf_counter() - clock,
-        len(decimal),
+        len(decimal) if outcome == Calculation.Status.SUCCESS else "-",
     )
 
 
 def _finish(
-    calculation: Calculation,
+    claim: _Claim,
     *,
     status: Calculation.Status,
     decimal: str | None = None,
     error: str = "",
-) -> None:
-    fields: dict = {"status": status, "finished_at": timezone.now(), "error": error}
+) -> str:
+    """Store the outcome if the claim still stands; return what the row says now."""
+    fields: dict = {
+        "status": status,
+        "finished_at": timezone.now(),
+        "error": error,
+        "lease_expires_at": None,
+    }
     if decimal is not None:
         summary = summarise(decimal)
         fields |= {
             "output_digits": summary.digits,
             "output_head": summary.head,
             "output_tail": summary.tail,
+            "progress": 1.0,
         }
     with transaction.atomic():
-        stored = Calculation.objects.filter(
-            pk=calculation.pk, status=Calculation.Status.RUNNING, started_at=calculation.started_at
-        ).update(**fields)
+        stored = claim.rows().update(**fields)
         if stored and decimal is not None:
-            CalculationOutput.objects.update_or_create(
-                calculation_id=calculation.pk, defaults={"digits": decimal}
+            CalculationOutput.objects.create(calculation_id=claim.calculation.pk, digits=decimal)
+    if stored:
+        return status
+    return f"{status} not stored: claim lost"
+
+
+def calculation_release(*, calculation_id: uuid.UUID | str, claimant: Claimant) -> None:
+    """Give a claim back after a transient failure, without counting it as an attempt."""
+    Calculation.objects.filter(
+        pk=calculation_id, status=Calculation.Status.RUNNING, worker=claimant.name
+    ).update(
+        status=Calculation.Status.PENDING,
+        attempts=F("attempts") - 1,
+        worker="",
+        started_at=None,
+        lease_expires_at=None,
+        enqueued_at=timezone.now(),
+    )
+
+
+def calculations_renew_leases(*, node: str, calculation_ids: Sequence[str]) -> int:
+    """Extend the leases of the calculations this worker node is running right now."""
+    if not calculation_ids:
+        return 0
+    return Calculation.objects.filter(
+        pk__in=calculation_ids, status=Calculation.Status.RUNNING, worker__startswith=f"{node}:"
+    ).update(lease_expires_at=timezone.now() + timedelta(seconds=settings.CALCQUEUE_LEASE_SECONDS))
+
+
+def _settle_abandoned(
+    calculation: Calculation, decision: Decision, *, hard_limit: float, now: datetime
+) -> bool:
+    """Finish a calculation that must not run again; True if this call finished it."""
+    if decision is Decision.CANCEL:
+        fields = {"status": Calculation.Status.CANCELLED, "error": ""}
+    elif decision is Decision.TIME_OUT:
+        fields = {
+            "status": Calculation.Status.ERROR,
+            "error": f"time limit exceeded after {hard_limit:g} s "
+            "(hard limit: the worker process was killed)",
+        }
+    else:
+        fields = {
+            "status": Calculation.Status.ERROR,
+            "error": f"gave up after {calculation.attempts} attempts: worker lost",
+        }
+    settled = _observed(calculation).update(**fields, finished_at=now, lease_expires_at=None)
+    if settled:
+        logger.info(
+            "calculation id=%s equation=%s n=%d status=%s (%s)",
+            calculation.pk,
+            calculation.equation,
+            calculation.n,
+            fields["status"],
+            fields["error"] or "cancelled",
+        )
+    return bool(settled)
+
+
+# --- Cancel and retry ------------------------------------------------------------------------
+
+
+def calculation_cancel(*, calculation_id: uuid.UUID | str) -> Calculation:
+    """Cancel a calculation: a PENDING one at once, a RUNNING one within about a second.
+
+    Raises Calculation.DoesNotExist; a finished calculation is returned unchanged.
+    """
+    now = timezone.now()
+    cancelled = Calculation.objects.filter(
+        pk=calculation_id, status=Calculation.Status.PENDING
+    ).update(status=Calculation.Status.CANCELLED, cancel_requested_at=now, finished_at=now)
+    if not cancelled:
+        requested = Calculation.objects.filter(
+            pk=calculation_id, status=Calculation.Status.RUNNING, cancel_requested_at__isnull=True
+        ).update(cancel_requested_at=now)
+        if requested:
+            # The computation stops at its next progress check; this is the backstop for
+            # one that does not check in time.
+            from calculations.tasks import enforce_cancel
+
+            transaction.on_commit(
+                lambda: enforce_cancel.apply_async(
+                    (str(calculation_id),), countdown=settings.CALCQUEUE_CANCEL_GRACE_SECONDS
+                ),
+                robust=True,
             )
+    return Calculation.objects.get(pk=calculation_id)
+
+
+def calculation_enforce_cancel(*, calculation_id: uuid.UUID | str) -> None:
+    """Stop a RUNNING calculation whose cancel its computation did not honour in time."""
+    from config.celery_app import app
+
+    calculation = Calculation.objects.filter(
+        pk=calculation_id, status=Calculation.Status.RUNNING, cancel_requested_at__isnull=False
+    ).first()
+    if calculation is None:
+        return
+    app.control.revoke(str(calculation_id), terminate=True, signal="SIGKILL")
+    _settle_abandoned(calculation, Decision.CANCEL, hard_limit=0, now=timezone.now())
+
+
+def calculation_retry(*, calculation_id: uuid.UUID | str) -> Calculation:
+    """Submit a failed or cancelled calculation again, as a new calculation linked to it.
+
+    A new row keeps the history of the first attempt intact (its error, its timings).
+    """
+    original = Calculation.objects.get(pk=calculation_id)
+    if not original.can_retry:
+        raise CalculationStateError(
+            f"only ERROR or CANCELLED calculations can be retried; this one is {original.status}"
+        )
+    (retry,) = calculations_submit(
+        equation=original.equation, inputs=[original.n], retry_of=original
+    )
+    return retry
+
+
+# --- Sweeping --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SweepReport:
+    requeued_running: int = 0
+    settled: int = 0
+    requeued_pending: int = 0
+
+    def __bool__(self) -> bool:
+        return bool(self.requeued_running or self.settled or self.requeued_pending)
+
+
+def queue_depth() -> int | None:
+    """Messages waiting in the calculation queues, or None when the broker cannot tell."""
+    from config.celery_app import app
+
+    try:
+        with app.connection_for_read() as connection:
+            channel = connection.default_channel
+            return sum(
+                channel.queue_declare(queue=name, passive=True).message_count
+                for name in app.amqp.queues
+            )
+    except (*BROKER_ERRORS, kombu.exceptions.ChannelError) as error:
+        logger.warning("queue depth unknown: %s", error)
+        return None
+
+
+def calculations_sweep(*, now: datetime | None = None) -> SweepReport:
+    """Rescue work that no worker will finish on its own.
+
+    - A RUNNING calculation whose lease lapsed lost its worker: it goes back to PENDING and
+      is enqueued again, or ends CANCELLED / ERROR (time limit, too many attempts).
+    - A PENDING calculation enqueued longer ago than the grace period, while the queue holds
+      fewer messages than there are such calculations, may have lost its message (Redis down
+      at submit, restarted empty, flushed): it is enqueued again. A duplicate message is
+      harmless, because a delivery only runs what it can claim.
+    """
+    now = now or timezone.now()
+    rescued: list[Calculation] = []
+    settled = 0
+    lapsed = Calculation.objects.filter(
+        status=Calculation.Status.RUNNING, lease_expires_at__lt=now
+    ).order_by("lease_expires_at")[:_SWEEP_BATCH_SIZE]
+    for calculation in lapsed:
+        _, hard_limit = time_limits_for(calculation.equation)
+        decision = decide(
+            calculation,
+            now=now,
+            max_attempts=settings.CALCQUEUE_MAX_ATTEMPTS,
+            hard_time_limit=hard_limit,
+        )
+        if decision is Decision.RUN:
+            if _observed(calculation).update(
+                status=Calculation.Status.PENDING,
+                worker="",
+                lease_expires_at=None,
+                progress=None,
+                enqueued_at=now,
+            ):
+                rescued.append(calculation)
+        elif decision is not Decision.SKIP:
+            settled += _settle_abandoned(calculation, decision, hard_limit=hard_limit, now=now)
+
+    _enqueue(rescued)
+    requeued_running = len(rescued)
+
+    cutoff = now - timedelta(seconds=settings.CALCQUEUE_REQUEUE_AFTER_SECONDS)
+    stale = Calculation.objects.filter(status=Calculation.Status.PENDING, enqueued_at__lt=cutoff)
+    stale_count = stale.count()
+    requeued_pending = 0
+    if stale_count:
+        depth = queue_depth()
+        if depth is None or depth < stale_count:
+            batch = list(stale.order_by("enqueued_at")[:_SWEEP_BATCH_SIZE])
+            Calculation.objects.filter(pk__in=[c.pk for c in batch]).update(enqueued_at=now)
+            _enqueue(batch)
+            requeued_pending = len(batch)
+    report = SweepReport(requeued_running, settled, requeued_pending)
+    if report:
+        logger.info(
+            "sweep: %d lost-worker calculation(s) requeued, %d settled, %d pending requeued",
+            requeued_running,
+            settled,
+            requeued_pending,
+        )
+    return report
+
+
+# --- Deleting --------------------------------------------------------------------------------
 
 
 def calculations_delete(*, finished_before: datetime | None = None) -> int:
@@ -136,6 +452,7 @@ def calculations_delete(*, finished_before: datetime | None = None) -> int:
     while batch := list(queryset.values_list("pk", flat=True)[:_DELETE_BATCH_SIZE]):
         with transaction.atomic():
             CalculationOutput.objects.filter(calculation_id__in=batch).delete()
+            Calculation.objects.filter(retry_of__in=batch).update(retry_of=None)
             deleted += (
                 Calculation.objects.filter(pk__in=batch).delete()[1].get(Calculation._meta.label, 0)
             )

@@ -1,13 +1,46 @@
+"""Celery tasks: each takes an id and calls a service; every one is safe to run twice."""
+
+import contextlib
 import os
 
+import kombu.exceptions
 from celery import shared_task
+from django.db import InterfaceError, OperationalError
 
 from calculations import services
+from calculations.claims import Claimant
+
+# Lost database or broker connections (and SQLite busy beyond its timeout) pass; maths
+# errors are stored by the service as the calculation's result and never reach here.
+TRANSIENT_ERRORS = (OperationalError, InterfaceError, kombu.exceptions.OperationalError)
 
 
-@shared_task(bind=True, name="calculations.run_calculation", ignore_result=True)
+@shared_task(
+    bind=True,
+    name="calculations.run_calculation",
+    ignore_result=True,
+    autoretry_for=TRANSIENT_ERRORS,
+    retry_backoff=1,
+    retry_backoff_max=30,
+    retry_jitter=True,
+    max_retries=8,
+)
 def run_calculation(self, calculation_id: str) -> None:
-    """Run one calculation by id; the service makes a repeated delivery a no-op."""
-    services.calculation_run(
-        calculation_id=calculation_id, worker=f"{self.request.hostname}:{os.getpid()}"
-    )
+    claimant = Claimant(node=self.request.hostname, pid=os.getpid())
+    try:
+        services.calculation_run(calculation_id=calculation_id, claimant=claimant)
+    except TRANSIENT_ERRORS:
+        # If even that fails, the lease lapses without heartbeats and the sweeper rescues it.
+        with contextlib.suppress(*TRANSIENT_ERRORS):
+            services.calculation_release(calculation_id=calculation_id, claimant=claimant)
+        raise
+
+
+@shared_task(name="calculations.enforce_cancel", ignore_result=True)
+def enforce_cancel(calculation_id: str) -> None:
+    services.calculation_enforce_cancel(calculation_id=calculation_id)
+
+
+@shared_task(name="calculations.sweep", ignore_result=True)
+def sweep() -> None:
+    services.calculations_sweep()

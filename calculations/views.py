@@ -2,9 +2,11 @@ import uuid
 
 from django.conf import settings
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_http_methods
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from calculations import selectors, services
 from calculations.forms import CalculationForm
@@ -86,3 +88,37 @@ def calculation_output(request: HttpRequest, calculation_id: uuid.UUID) -> Strea
         f'inline; filename="{calculation.equation}-{calculation.n}.txt"'
     )
     return response
+
+
+def _back(request: HttpRequest, default: str) -> HttpResponse:
+    """Return to the page the button was on (a local URL only)."""
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        target = default
+    return redirect(target)
+
+
+@require_POST
+def calculation_cancel(request: HttpRequest, calculation_id: uuid.UUID) -> HttpResponse:
+    try:
+        calculation = services.calculation_cancel(calculation_id=calculation_id)
+    except Calculation.DoesNotExist:
+        raise Http404("No calculation with this id.") from None
+    if calculation.is_final and calculation.status != Calculation.Status.CANCELLED:
+        messages.info(request, f"Already finished: {calculation.get_status_display()}.")
+    else:
+        messages.success(request, f"Cancelling {calculation.equation}({calculation.n}).")
+    return _back(request, calculation.get_absolute_url())
+
+
+@require_POST
+def calculation_retry(request: HttpRequest, calculation_id: uuid.UUID) -> HttpResponse:
+    try:
+        retry = services.calculation_retry(calculation_id=calculation_id)
+    except Calculation.DoesNotExist:
+        raise Http404("No calculation with this id.") from None
+    except (services.CalculationStateError, ValidationError) as error:
+        messages.error(request, " ".join(getattr(error, "messages", [str(error)])))
+        return redirect("calculations:detail", calculation_id=calculation_id)
+    messages.success(request, f"Retrying {retry.equation}({retry.n}) as a new calculation.")
+    return redirect(retry)

@@ -134,13 +134,54 @@ CELERY_WORKER_SEND_TASK_EVENTS = True
 CELERY_TASK_SEND_SENT_EVENT = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
-CALCQUEUE_TASK_SOFT_TIME_LIMIT = env.int("CALCQUEUE_TASK_SOFT_TIME_LIMIT", default=540)
-CALCQUEUE_TASK_TIME_LIMIT = env.int("CALCQUEUE_TASK_TIME_LIMIT", default=600)
-CELERY_TASK_SOFT_TIME_LIMIT = CALCQUEUE_TASK_SOFT_TIME_LIMIT
-CELERY_TASK_TIME_LIMIT = CALCQUEUE_TASK_TIME_LIMIT
+# Publishing must not hang a web request when Redis is down: fail within about 2 s, leave the
+# row PENDING, and let the sweeper enqueue it once the broker is back.
+CELERY_BROKER_CONNECTION_TIMEOUT = 1
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 1,
+    "interval_start": 0.2,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
+}
+
+# Time limits in seconds, "soft:hard" per equation (e.g. "fibonacci=60:90"); the soft limit
+# stops a calculation with an error, the hard limit kills the worker process.
+CALCQUEUE_DEFAULT_TIME_LIMITS = (
+    env.int("CALCQUEUE_TASK_SOFT_TIME_LIMIT", default=540),
+    env.int("CALCQUEUE_TASK_TIME_LIMIT", default=600),
+)
+CALCQUEUE_TIME_LIMITS = {
+    key: tuple(int(part) for part in value.split(":"))
+    for key, value in env.dict("CALCQUEUE_TIME_LIMITS", default={}).items()
+}
+_LONGEST_HARD_LIMIT = max(
+    hard for _, hard in [CALCQUEUE_DEFAULT_TIME_LIMITS, *CALCQUEUE_TIME_LIMITS.values()]
+)
+CELERY_TASK_SOFT_TIME_LIMIT, CELERY_TASK_TIME_LIMIT = CALCQUEUE_DEFAULT_TIME_LIMITS
 # Redis hands an unacknowledged message to another worker after the visibility timeout;
-# it must outlast the longest task, or a running calculation would be delivered twice.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 2 * CALCQUEUE_TASK_TIME_LIMIT}
+# it must outlast the longest hard limit, or a running calculation would be delivered twice.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": 2 * _LONGEST_HARD_LIMIT,
+    "socket_connect_timeout": 1,
+    "socket_timeout": 10,
+}
+
+# Reliability knobs (README, "Guarantees").
+CALCQUEUE_MAX_ATTEMPTS = env.int("CALCQUEUE_MAX_ATTEMPTS", default=3)
+CALCQUEUE_LEASE_SECONDS = env.float("CALCQUEUE_LEASE_SECONDS", default=30)
+CALCQUEUE_HEARTBEAT_SECONDS = env.float("CALCQUEUE_HEARTBEAT_SECONDS", default=5)
+CALCQUEUE_REQUEUE_AFTER_SECONDS = env.float("CALCQUEUE_REQUEUE_AFTER_SECONDS", default=15)
+CALCQUEUE_SWEEP_INTERVAL_SECONDS = env.float("CALCQUEUE_SWEEP_INTERVAL_SECONDS", default=5)
+CALCQUEUE_CANCEL_GRACE_SECONDS = env.float("CALCQUEUE_CANCEL_GRACE_SECONDS", default=1)
+CALCQUEUE_PROGRESS_INTERVAL_SECONDS = env.float("CALCQUEUE_PROGRESS_INTERVAL_SECONDS", default=0.5)
+
+CELERY_BEAT_SCHEDULE = {
+    "sweep-calculations": {
+        "task": "calculations.sweep",
+        "schedule": CALCQUEUE_SWEEP_INTERVAL_SECONDS,
+        "options": {"expires": CALCQUEUE_SWEEP_INTERVAL_SECONDS},
+    },
+}
 
 # --- Calculations ---------------------------------------------------------------------------
 

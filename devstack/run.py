@@ -1,7 +1,7 @@
-"""`make run`: the embedded Redis (unless REDIS_URL is set), migrations, a Celery worker and the
-web server, supervised together. Ctrl-C or SIGTERM stops every child in reverse order of
-start (web, worker, Redis); so does the death of this process, because each child is told to
-die with its parent.
+"""`make run`: the embedded Redis (unless REDIS_URL is set), migrations, a Celery worker, Celery
+beat and the web server, supervised together. Ctrl-C or SIGTERM stops every child in reverse
+order of start (web, beat, worker, Redis); so does the death of this process, because each
+child is told to die with its parent.
 """
 
 import os
@@ -86,16 +86,34 @@ def main() -> int:
             )
             # Warm shutdown (SIGTERM) lets running calculations finish within the grace period.
             stack.callback(stop, worker, grace=WORKER_STOP_GRACE_SECONDS)
+            # Beat runs the periodic sweeper that rescues work lost with a worker or Redis.
+            beat = spawn(
+                [
+                    python,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "config",
+                    "beat",
+                    "--loglevel",
+                    "INFO",
+                    "--schedule",
+                    str(settings.STATE_DIR / "celerybeat-schedule"),
+                ],
+                cwd=BASE_DIR,
+                env=env,
+            )
+            stack.callback(stop, beat, grace=5.0)
             web = spawn(
                 [python, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
                 cwd=BASE_DIR,
                 env=env,
             )
             stack.callback(stop, web, grace=5.0)
-            _wait_for_http(url, [worker, web])
+            _wait_for_http(url, [worker, beat, web])
             print(f"\ncalcqueue is running at {url}  (Ctrl-C stops it)\n", flush=True)
             while True:
-                for process in (worker, web):
+                for process in (worker, beat, web):
                     if process.poll() is not None:
                         raise RuntimeError(f"{process.args[:4]} exited with {process.returncode}")
                 time.sleep(0.5)
