@@ -1,13 +1,17 @@
 """The lease keeper: a thread in each worker's main process that extends the leases of the
-calculations its pool processes are running.
+calculations its pool processes are running, and stops the ones cancelled but not stopping.
 
 It lives in the main process, not in the pool process doing the maths, so that a long
-computation inside GMP (which holds the GIL) cannot starve it; and when a pool process is
-killed, its calculation leaves the worker's active requests and its lease lapses.
+computation inside GMP (which holds that process's GIL) cannot starve it, and so that it
+works while every pool process is busy. When a pool process is killed, its calculation
+leaves the worker's active requests and its lease lapses.
 """
 
 import logging
+import os
+import signal
 import threading
+import time
 
 from celery.signals import worker_ready, worker_shutdown
 from celery.worker import state
@@ -18,6 +22,7 @@ from calculations import services
 
 logger = logging.getLogger(__name__)
 _RUN_CALCULATION = "calculations.run_calculation"
+_TICK_SECONDS = 0.25
 
 
 class LeaseKeeper(threading.Thread):
@@ -27,13 +32,36 @@ class LeaseKeeper(threading.Thread):
         self.stopped = threading.Event()
 
     def run(self) -> None:
-        while not self.stopped.wait(settings.CALCQUEUE_HEARTBEAT_SECONDS):
-            running = [r.id for r in list(state.active_requests) if r.name == _RUN_CALCULATION]
+        next_renewal = 0.0
+        while not self.stopped.wait(_TICK_SECONDS):
+            running = {
+                request.id: request
+                for request in list(state.active_requests)
+                if request.name == _RUN_CALCULATION
+            }
+            if not running:
+                continue
             try:
-                services.calculations_renew_leases(node=self.node, calculation_ids=running)
+                if time.monotonic() >= next_renewal:
+                    services.calculations_renew_leases(node=self.node, calculation_ids=[*running])
+                    next_renewal = time.monotonic() + settings.CALCQUEUE_HEARTBEAT_SECONDS
+                self._stop_overdue_cancels(running)
             except DatabaseError as error:
-                logger.warning("leases not renewed: %s", error)
+                logger.warning("lease keeper: %s", error)
                 close_old_connections()
+
+    def _stop_overdue_cancels(self, running: dict) -> None:
+        for calculation_id in services.calculations_overdue_cancels(
+            node=self.node, calculation_ids=[*running]
+        ):
+            request = running[calculation_id]
+            # The row is CANCELLED before the kill, so the redelivery that follows the
+            # process's death finds nothing to run.
+            if request in state.active_requests and request.worker_pid:
+                logger.info(
+                    "calculation id=%s: stopping pid %s", calculation_id, request.worker_pid
+                )
+                os.kill(request.worker_pid, signal.SIGKILL)
 
 
 _keeper: LeaseKeeper | None = None

@@ -292,41 +292,36 @@ def _settle_abandoned(
 def calculation_cancel(*, calculation_id: uuid.UUID | str) -> Calculation:
     """Cancel a calculation: a PENDING one at once, a RUNNING one within about a second.
 
-    Raises Calculation.DoesNotExist; a finished calculation is returned unchanged.
+    A RUNNING computation stops at its next progress check; one that does not check in time
+    is stopped by its worker's lease keeper. Raises Calculation.DoesNotExist; a finished
+    calculation is returned unchanged.
     """
     now = timezone.now()
     cancelled = Calculation.objects.filter(
         pk=calculation_id, status=Calculation.Status.PENDING
     ).update(status=Calculation.Status.CANCELLED, cancel_requested_at=now, finished_at=now)
     if not cancelled:
-        requested = Calculation.objects.filter(
+        Calculation.objects.filter(
             pk=calculation_id, status=Calculation.Status.RUNNING, cancel_requested_at__isnull=True
         ).update(cancel_requested_at=now)
-        if requested:
-            # The computation stops at its next progress check; this is the backstop for
-            # one that does not check in time.
-            from calculations.tasks import enforce_cancel
-
-            transaction.on_commit(
-                lambda: enforce_cancel.apply_async(
-                    (str(calculation_id),), countdown=settings.CALCQUEUE_CANCEL_GRACE_SECONDS
-                ),
-                robust=True,
-            )
     return Calculation.objects.get(pk=calculation_id)
 
 
-def calculation_enforce_cancel(*, calculation_id: uuid.UUID | str) -> None:
-    """Stop a RUNNING calculation whose cancel its computation did not honour in time."""
-    from config.celery_app import app
-
-    calculation = Calculation.objects.filter(
-        pk=calculation_id, status=Calculation.Status.RUNNING, cancel_requested_at__isnull=False
-    ).first()
-    if calculation is None:
-        return
-    app.control.revoke(str(calculation_id), terminate=True, signal="SIGKILL")
-    _settle_abandoned(calculation, Decision.CANCEL, hard_limit=0, now=timezone.now())
+def calculations_overdue_cancels(*, node: str, calculation_ids: Sequence[str]) -> list[str]:
+    """Settle as CANCELLED the calculations of this node whose cancel was not honoured within
+    the grace period, and return their ids so that the caller stops their processes."""
+    cutoff = timezone.now() - timedelta(seconds=settings.CALCQUEUE_CANCEL_GRACE_SECONDS)
+    overdue = Calculation.objects.filter(
+        pk__in=calculation_ids,
+        status=Calculation.Status.RUNNING,
+        worker__startswith=f"{node}:",
+        cancel_requested_at__lt=cutoff,
+    )
+    return [
+        str(calculation.pk)
+        for calculation in overdue
+        if _settle_abandoned(calculation, Decision.CANCEL, hard_limit=0, now=timezone.now())
+    ]
 
 
 def calculation_retry(*, calculation_id: uuid.UUID | str) -> Calculation:

@@ -36,11 +36,6 @@ def run_calculation(self, calculation_id: str) -> None:
         raise
 
 
-@shared_task(name="calculations.enforce_cancel", ignore_result=True)
-def enforce_cancel(calculation_id: str) -> None:
-    services.calculation_enforce_cancel(calculation_id=calculation_id)
-
-
 @shared_task(name="calculations.sweep", ignore_result=True)
 def sweep() -> None:
     services.calculations_sweep()
