@@ -1,0 +1,265 @@
+"""Fault drills: a whole calcqueue (web server, beat, workers, Redis, database) in real
+processes, with failures injected. Each drill records its counts; the table is printed at
+the end of the run so the figures can be quoted."""
+
+import functools
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.parse
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import gmpy2
+import httpx
+import pytest
+import redis
+
+from calculations.models import Calculation
+from devstack.embedded_redis import EmbeddedRedis
+from devstack.processes import spawn, stop
+from tests.conftest import BASE_DIR, WorkerProcess, _database_url, start_worker
+
+# Fast knobs, so that a lost lease or message is noticed within seconds.
+DRILL_ENV = {
+    "CALCQUEUE_LEASE_SECONDS": "3",
+    "CALCQUEUE_HEARTBEAT_SECONDS": "0.5",
+    "CALCQUEUE_REQUEUE_AFTER_SECONDS": "2",
+    "CALCQUEUE_SWEEP_INTERVAL_SECONDS": "1",
+    "CALCQUEUE_CANCEL_GRACE_SECONDS": "1",
+    "CALCQUEUE_MAX_N": "fibonacci=100000000",
+}
+
+_REPORTS: list["DrillReport"] = []
+
+
+@dataclass
+class DrillReport:
+    name: str
+    accepted: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    cancelled: int = 0
+    lost: int = 0
+    duplicates: int = 0
+    seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if not _REPORTS:
+        return
+    terminalreporter.section("fault drills")
+    terminalreporter.write_line(
+        f"{'drill':<44} {'accepted':>8} {'success':>8} {'error':>6} {'cancel':>6} "
+        f"{'lost':>5} {'dupl.':>6} {'seconds':>8}"
+    )
+    for r in _REPORTS:
+        terminalreporter.write_line(
+            f"{r.name:<44} {r.accepted:>8} {r.succeeded:>8} {r.failed:>6} {r.cancelled:>6} "
+            f"{r.lost:>5} {r.duplicates:>6} {r.seconds:>8.1f}"
+        )
+        for note in r.notes:
+            terminalreporter.write_line(f"    {note}")
+
+
+@functools.cache
+def fibonacci_digits(n: int) -> str:
+    return gmpy2.fib(n).digits()
+
+
+class DrillBroker:
+    """The drills' own Redis: a private embedded server that the drills may stop, or, when
+    REDIS_URL names an external server, the next database number on it."""
+
+    def __init__(self, directory: Path) -> None:
+        external = os.environ.get("REDIS_URL")
+        self.embedded: EmbeddedRedis | None = None
+        if external:
+            parts = urllib.parse.urlsplit(external)
+            database = int(parts.path.strip("/") or 0) + 1
+            self.url = urllib.parse.urlunsplit(parts._replace(path=f"/{database}"))
+        else:
+            self.embedded = EmbeddedRedis(directory)
+            self.url = self.embedded.url
+
+    @property
+    def can_stop(self) -> bool:
+        return self.embedded is not None
+
+    def client(self) -> redis.Redis:
+        if self.embedded:
+            return redis.Redis(unix_socket_path=str(self.embedded.socket))
+        return redis.Redis.from_url(self.url)
+
+    def start(self) -> None:
+        if self.embedded:
+            self.embedded.start()
+
+    def stop(self) -> None:
+        if self.embedded:
+            self.embedded.stop()
+
+    def restart_empty(self) -> None:
+        """Lose every queued message, as a Redis restarted without persistence does."""
+        if self.embedded:
+            self.embedded.stop()
+            for path in self.embedded.directory.glob("appendonly*"):
+                shutil.rmtree(path) if path.is_dir() else path.unlink()
+            self.embedded.start()
+        else:
+            self.client().flushdb()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class DrillStack:
+    def __init__(self, broker: DrillBroker, log_dir: Path, extra_env: dict[str, str]) -> None:
+        self.broker = broker
+        self.log_dir = log_dir
+        self.env = {
+            **os.environ,
+            **DRILL_ENV,
+            **extra_env,
+            "DATABASE_URL": _database_url(),
+            "REDIS_URL": broker.url,
+        }
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.processes: list[subprocess.Popen] = []
+        self.workers: list[WorkerProcess] = []
+
+    def _spawn(self, name: str, args: list[str]) -> subprocess.Popen:
+        with (self.log_dir / f"{name}.log").open("ab") as log:
+            process = spawn(args, cwd=BASE_DIR, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        self.processes.append(process)
+        return process
+
+    def start(self) -> "DrillStack":
+        web = self._spawn(
+            "web",
+            [sys.executable, "manage.py", "runserver", f"127.0.0.1:{self.port}", "--noreload"],
+        )
+        schedule = self.log_dir / "celerybeat-schedule"
+        self._spawn(
+            "beat",
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "beat",
+                "--loglevel",
+                "INFO",
+                "--schedule",
+                str(schedule),
+            ],
+        )
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(self.url + "/", timeout=2)
+                break
+            except httpx.TransportError:
+                assert web.poll() is None and time.monotonic() < deadline, "web did not start"
+                time.sleep(0.2)
+        self.http = httpx.Client(base_url=self.url, timeout=30)
+        self.http.get("/")
+        return self
+
+    def start_worker(self, concurrency: int = 4) -> WorkerProcess:
+        worker = start_worker(
+            log_dir=self.log_dir,
+            concurrency=concurrency,
+            extra_env={k: v for k, v in self.env.items() if k.startswith("CALCQUEUE_")}
+            | {"REDIS_URL": self.broker.url},
+        )
+        self.workers.append(worker)
+        return worker
+
+    def submit(self, numbers: list[int]) -> httpx.Response:
+        return self.http.post(
+            "/",
+            data={
+                "equation": "fibonacci",
+                "n": ", ".join(map(str, numbers)),
+                "csrfmiddlewaretoken": self.http.cookies["csrftoken"],
+            },
+        )
+
+    def cancel(self, calculation_id) -> httpx.Response:
+        return self.http.post(
+            f"/calculations/{calculation_id}/cancel/",
+            data={"csrfmiddlewaretoken": self.http.cookies["csrftoken"]},
+        )
+
+    def worker_logs(self) -> str:
+        return "".join(worker.log() for worker in self.workers)
+
+    def stop(self) -> None:
+        for worker in self.workers:
+            stop(worker.process, grace=5)
+        for process in reversed(self.processes):
+            stop(process, grace=5)
+
+
+def wait_all_final(*, timeout: float) -> float:
+    """Wait until no calculation is PENDING or RUNNING; return the seconds it took."""
+    started = time.monotonic()
+    active = [Calculation.Status.PENDING, Calculation.Status.RUNNING]
+    while Calculation.objects.filter(status__in=active).exists():
+        if time.monotonic() - started > timeout:
+            stuck = list(Calculation.objects.filter(status__in=active).values("n", "status"))
+            raise AssertionError(f"not final after {timeout} s: {stuck[:10]} ({len(stuck)})")
+        time.sleep(0.05)
+    return time.monotonic() - started
+
+
+def settle_report(report: DrillReport, stack: DrillStack, *, accepted: int) -> DrillReport:
+    """Count outcomes, check every SUCCESS is exact and count results stored twice."""
+    rows = list(Calculation.objects.select_related("output"))
+    report.accepted = accepted
+    report.succeeded = sum(r.status == Calculation.Status.SUCCESS for r in rows)
+    report.failed = sum(r.status == Calculation.Status.ERROR for r in rows)
+    report.cancelled = sum(r.status == Calculation.Status.CANCELLED for r in rows)
+    report.lost = accepted - report.succeeded - report.failed - report.cancelled
+    logs = stack.worker_logs()
+    report.duplicates = sum(
+        max(logs.count(f"calculation id={r.pk} equation=fibonacci n={r.n} status=SUCCESS") - 1, 0)
+        for r in rows
+    )
+    for row in rows:
+        if row.status == Calculation.Status.SUCCESS:
+            assert row.output.digits == fibonacci_digits(row.n), f"wrong F({row.n})"
+    _REPORTS.append(report)
+    return report
+
+
+@pytest.fixture(scope="session")
+def drill_broker(tmp_path_factory) -> Iterator[DrillBroker]:
+    broker = DrillBroker(tmp_path_factory.mktemp("drill-redis"))
+    broker.start()
+    yield broker
+    broker.stop()
+
+
+@pytest.fixture
+def drill_stack(request, drill_broker, tmp_path, settings) -> Iterator[DrillStack]:
+    """The web server and beat on the drills' broker; each drill starts its own workers."""
+    marker = request.node.get_closest_marker("drill_env")
+    drill_broker.client().flushdb()
+    stack = DrillStack(drill_broker, tmp_path, marker.args[0] if marker else {})
+    settings.CALCQUEUE_MAX_N = {"fibonacci": 100_000_000}
+    try:
+        yield stack.start()
+    finally:
+        stack.stop()

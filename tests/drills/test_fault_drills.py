@@ -1,0 +1,217 @@
+"""The fault drills of the reliability guarantees: every accepted calculation ends final
+(SUCCESS, ERROR with a reason, or CANCELLED), none is lost, every SUCCESS is exact, and no
+result is stored twice — whatever is killed or stopped."""
+
+import os
+import signal
+import threading
+import time
+
+import pytest
+
+from calculations.models import Calculation
+from config.celery_app import app
+from tests.drills.conftest import DrillReport, settle_report, wait_all_final
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+LONG_N = 30_000_000  # About a second of GMP work here: long enough to be killed mid-way.
+
+
+def wait_running(calculation_id, *, attempt: int, timeout: float = 60) -> int | None:
+    """Wait until the calculation runs its `attempt`-th attempt; return the worker pid."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        row = Calculation.objects.get(pk=calculation_id)
+        if row.status == Calculation.Status.RUNNING and row.attempts == attempt:
+            return int(row.worker.rpartition(":")[2])
+        if row.is_final:
+            return None
+        time.sleep(0.01)
+    raise AssertionError(f"{calculation_id} never ran attempt {attempt}")
+
+
+def test_drill_1_kill_a_worker_child_mid_calculation_twenty_times(drill_stack):
+    report = DrillReport("1. kill -9 a worker child, 20+ times")
+    drill_stack.start_worker(concurrency=2)
+    started = time.monotonic()
+    # The poison calculation kills its worker on every attempt: it must not loop forever.
+    assert drill_stack.submit([LONG_N]).status_code == 302
+    poison = Calculation.objects.get().pk
+    kills = 0
+    for attempt in (1, 2, 3):
+        os.kill(wait_running(poison, attempt=attempt), signal.SIGKILL)
+        kills += 1
+
+    assert drill_stack.submit([LONG_N] * 20).status_code == 302
+    victims = Calculation.objects.exclude(pk=poison).order_by("created_at")
+    for calculation_id in victims.values_list("pk", flat=True):
+        pid = wait_running(calculation_id, attempt=1)
+        if pid is not None:
+            time.sleep(0.1)
+            os.kill(pid, signal.SIGKILL)
+            kills += 1
+    report.seconds = time.monotonic() - started + wait_all_final(timeout=120)
+    report.notes.append(f"{kills} processes killed; the poison calculation was killed 3 times")
+    settle_report(report, drill_stack, accepted=21)
+
+    assert kills >= 23
+    assert report.lost == 0 and report.duplicates == 0
+    assert report.succeeded == 20
+    gave_up = Calculation.objects.get(pk=poison)
+    assert gave_up.status == Calculation.Status.ERROR
+    assert gave_up.error == "gave up after 3 attempts: worker lost"
+    assert set(Calculation.objects.exclude(pk=poison).values_list("attempts", flat=True)) == {2}
+
+
+def test_drill_2_kill_the_whole_worker_and_start_a_new_one(drill_stack):
+    report = DrillReport("2. kill -9 the whole worker, start another")
+    first = drill_stack.start_worker(concurrency=2)
+    started = time.monotonic()
+    numbers = [LONG_N, LONG_N, *range(1000, 1020)]
+    assert drill_stack.submit(numbers).status_code == 302
+    deadline = time.monotonic() + 30
+    while Calculation.objects.filter(status=Calculation.Status.RUNNING).count() < 2:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    os.killpg(first.process.pid, signal.SIGKILL)
+    first.process.wait()
+    drill_stack.start_worker(concurrency=2)
+    report.seconds = time.monotonic() - started + wait_all_final(timeout=90)
+    settle_report(report, drill_stack, accepted=len(numbers))
+    assert (report.succeeded, report.lost, report.duplicates) == (len(numbers), 0, 0)
+
+
+def test_drill_3_a_thousand_pending_survive_redis_restarting_empty(drill_stack):
+    report = DrillReport("3. 1,000 PENDING, Redis restarted empty")
+    for start in range(0, 1000, 100):
+        assert drill_stack.submit(list(range(start, start + 100))).status_code == 302
+    assert Calculation.objects.filter(status=Calculation.Status.PENDING).count() == 1000
+    drill_stack.broker.restart_empty()
+    started = time.monotonic()
+    drill_stack.start_worker(concurrency=4)
+    report.seconds = time.monotonic() - started + wait_all_final(timeout=60)
+    if not drill_stack.broker.can_stop:
+        report.notes.append("external Redis: emptied with FLUSHDB instead of a restart")
+    settle_report(report, drill_stack, accepted=1000)
+    assert (report.succeeded, report.lost) == (1000, 0)
+    assert report.seconds < 60
+
+
+def test_drill_4_redis_stopped_during_a_burst_of_submissions(drill_stack):
+    if not drill_stack.broker.can_stop:
+        pytest.skip("drill 4 stops Redis: it runs against the embedded Redis, not REDIS_URL")
+    report = DrillReport("4. Redis stopped during a burst")
+    drill_stack.start_worker(concurrency=4)
+    latencies: list[tuple[int, float]] = []
+
+    def burst() -> None:
+        for index in range(30):
+            clock = time.monotonic()
+            response = drill_stack.submit(list(range(index * 10, index * 10 + 10)))
+            latencies.append((response.status_code, time.monotonic() - clock))
+            time.sleep(0.1)
+
+    started = time.monotonic()
+    submitter = threading.Thread(target=burst)
+    submitter.start()
+    while len(latencies) < 8:
+        time.sleep(0.01)
+    drill_stack.broker.stop()
+    time.sleep(3)
+    drill_stack.broker.start()
+    submitter.join()
+    report.seconds = time.monotonic() - started + wait_all_final(timeout=60)
+    slowest = max(seconds for _, seconds in latencies)
+    report.notes.append(f"slowest submission while Redis was down: {slowest:.2f} s")
+    settle_report(report, drill_stack, accepted=300)
+    assert {status for status, _ in latencies} == {302}
+    assert slowest < 4
+    assert (report.succeeded, report.lost, report.duplicates) == (300, 0, 0)
+
+
+def test_drill_5_the_same_message_delivered_twice_at_once(drill_stack):
+    report = DrillReport("5. every message delivered twice at once")
+    worker = drill_stack.start_worker(concurrency=4)
+    calculations = Calculation.objects.bulk_create(
+        Calculation(equation="fibonacci", n=200_000 + index) for index in range(50)
+    )
+    from calculations.tasks import run_calculation
+
+    started = time.monotonic()
+    with app.connection_for_write(drill_stack.broker.url) as connection:
+        for calculation in calculations:
+            for _ in range(2):
+                run_calculation.apply_async(
+                    (str(calculation.pk),), task_id=str(calculation.pk), connection=connection
+                )
+    report.seconds = time.monotonic() - started + wait_all_final(timeout=60)
+    time.sleep(0.5)  # Let the second deliveries finish their (empty) work.
+    settle_report(report, drill_stack, accepted=50)
+    skipped = worker.log().count(" skipped: ")
+    report.notes.append(f"{skipped} second deliveries found nothing to run")
+    assert (report.succeeded, report.lost, report.duplicates) == (50, 0, 0)
+    assert set(Calculation.objects.values_list("attempts", flat=True)) == {1}
+    assert skipped == 50
+
+
+@pytest.mark.drill_env({"CALCQUEUE_TIME_LIMITS": "fibonacci=1:2"})
+def test_drill_6_a_calculation_over_the_hard_time_limit_ends_error(drill_stack):
+    report = DrillReport("6. hard time limit exceeded")
+    drill_stack.start_worker(concurrency=2)
+    started = time.monotonic()
+    assert drill_stack.submit([100_000_000, 30]).status_code == 302
+    report.seconds = time.monotonic() - started + wait_all_final(timeout=60)
+    settle_report(report, drill_stack, accepted=2)
+    over, quick = Calculation.objects.order_by("created_at")
+    report.notes.append(f"F(10^8) ended {over.status}: {over.error}")
+    assert over.status == Calculation.Status.ERROR
+    assert over.error.startswith("time limit exceeded after")
+    assert quick.status == Calculation.Status.SUCCESS
+
+
+def test_drill_7_cancel_while_pending_and_while_running(drill_stack):
+    report = DrillReport("7. cancel while PENDING and RUNNING")
+    drill_stack.start_worker(concurrency=1)
+    started = time.monotonic()
+    assert drill_stack.submit([100_000_000, 5, 6, 7]).status_code == 302
+    running, pending, *rest = Calculation.objects.order_by("created_at")
+    assert wait_running(running.pk, attempt=1) is not None
+
+    assert drill_stack.cancel(pending.pk).status_code == 302
+    pending.refresh_from_db()
+    assert pending.status == Calculation.Status.CANCELLED
+
+    clock = time.monotonic()
+    assert drill_stack.cancel(running.pk).status_code == 302
+    while Calculation.objects.get(pk=running.pk).status == Calculation.Status.RUNNING:
+        assert time.monotonic() - clock < 10
+        time.sleep(0.01)
+    stop_seconds = time.monotonic() - clock
+    report.seconds = time.monotonic() - started + wait_all_final(timeout=60)
+    report.notes.append(f"a RUNNING calculation stopped {stop_seconds:.2f} s after cancel")
+    settle_report(report, drill_stack, accepted=4)
+
+    running.refresh_from_db()
+    pending.refresh_from_db()
+    assert running.status == Calculation.Status.CANCELLED
+    assert pending.status == Calculation.Status.CANCELLED and pending.attempts == 0
+    assert pending.started_at is None
+    assert [r.status for r in Calculation.objects.filter(pk__in=[r.pk for r in rest])] == [
+        "SUCCESS",
+        "SUCCESS",
+    ]
+    assert stop_seconds < 3
+
+
+def test_drill_8_twelve_processes_finish_ten_thousand_without_database_locked(drill_stack):
+    report = DrillReport("8. 12 processes, 10,000 calculations")
+    drill_stack.start_worker(concurrency=12)
+    started = time.monotonic()
+    for start in range(0, 10_000, 100):
+        assert drill_stack.submit([n % 2000 for n in range(start, start + 100)]).status_code == 302
+    report.seconds = time.monotonic() - started + wait_all_final(timeout=240)
+    settle_report(report, drill_stack, accepted=10_000)
+    locked = drill_stack.worker_logs().count("database is locked")
+    report.notes.append(f'"database is locked" in worker logs: {locked}')
+    assert (report.succeeded, report.lost, report.duplicates, locked) == (10_000, 0, 0, 0)
