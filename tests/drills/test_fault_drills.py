@@ -215,3 +215,22 @@ def test_drill_8_twelve_processes_finish_ten_thousand_without_database_locked(dr
     locked = drill_stack.worker_logs().count("database is locked")
     report.notes.append(f'"database is locked" in worker logs: {locked}')
     assert (report.succeeded, report.lost, report.duplicates, locked) == (10_000, 0, 0, 0)
+
+
+def test_drill_9_sigterm_lets_running_work_finish_and_the_rest_waits(drill_stack):
+    report = DrillReport("9. SIGTERM to the worker mid-calculation")
+    first = drill_stack.start_worker(concurrency=1)
+    started = time.monotonic()
+    assert drill_stack.submit([LONG_N, 11, 12, 13]).status_code == 302
+    long_calculation = Calculation.objects.order_by("created_at").first()
+    assert wait_running(long_calculation.pk, attempt=1) is not None
+    first.process.send_signal(signal.SIGTERM)
+    first.process.wait(timeout=60)
+    long_calculation.refresh_from_db()
+    # Warm shutdown: the running calculation finished before the worker exited.
+    assert long_calculation.status == Calculation.Status.SUCCESS
+    assert Calculation.objects.filter(status=Calculation.Status.PENDING).count() == 3
+    drill_stack.start_worker(concurrency=1)
+    report.seconds = time.monotonic() - started + wait_all_final(timeout=60)
+    settle_report(report, drill_stack, accepted=4)
+    assert (report.succeeded, report.lost, report.duplicates) == (4, 0, 0)
