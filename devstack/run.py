@@ -1,7 +1,10 @@
 """`make run`: the embedded Redis (unless REDIS_URL is set), migrations, a Celery worker, Celery
-beat and the web server, supervised together. Ctrl-C or SIGTERM stops every child in reverse
-order of start (web, beat, worker, Redis); so does the death of this process, because each
-child is told to die with its parent.
+beat and the web server, supervised together.
+
+A child that exits on its own is started again, as systemd's Restart=always would (a worker can
+die on a lost broker connection). Ctrl-C or SIGTERM stops every child in reverse order of start
+(web, beat, worker, Redis); so does the death of this process, because each child is told to
+die with its parent.
 """
 
 import os
@@ -20,6 +23,7 @@ from devstack.processes import spawn, stop
 BASE_DIR = Path(__file__).resolve().parent.parent
 WEB_START_TIMEOUT_SECONDS = 60.0
 WORKER_STOP_GRACE_SECONDS = float(os.environ.get("CALCQUEUE_WORKER_STOP_GRACE", "10"))
+RESTART_DELAY_SECONDS = 1.0
 
 
 class _Stop(Exception):
@@ -33,20 +37,37 @@ def _raise_stop(signum: int, frame: object) -> None:
     raise _Stop(signal.Signals(signum).name)
 
 
-def _wait_for_http(url: str, processes: list[subprocess.Popen]) -> None:
+class Child:
+    """One supervised process, restarted when it exits on its own."""
+
+    def __init__(self, name: str, args: list[str], env: dict[str, str], grace: float) -> None:
+        self.name, self.args, self.env, self.grace = name, args, env, grace
+        self.process = self._spawn()
+
+    def _spawn(self) -> subprocess.Popen:
+        return spawn(self.args, cwd=BASE_DIR, env=self.env)
+
+    def restart_if_exited(self) -> None:
+        if self.process.poll() is not None:
+            code = self.process.returncode
+            print(f"calcqueue: {self.name} exited with {code}; restarting", flush=True)
+            time.sleep(RESTART_DELAY_SECONDS)
+            self.process = self._spawn()
+
+    def stop(self) -> None:
+        stop(self.process, grace=self.grace)
+
+
+def _wait_for_http(url: str) -> None:
     deadline = time.monotonic() + WEB_START_TIMEOUT_SECONDS
     while True:
         try:
             with urllib.request.urlopen(url, timeout=2):
                 return
         except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        for process in processes:
-            if process.poll() is not None:
-                raise RuntimeError(f"{process.args[:3]} exited with {process.returncode}")
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"the web server did not answer at {url}")
-        time.sleep(0.2)
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the web server did not answer at {url}") from None
+            time.sleep(0.2)
 
 
 def main() -> int:
@@ -58,6 +79,7 @@ def main() -> int:
     port = os.environ.get("PORT", "8000")
     url = f"http://127.0.0.1:{port}/"
     python = sys.executable
+    celery = [python, "-m", "celery", "-A", "config"]
     try:
         with ExitStack() as stack:
             env = dict(os.environ)
@@ -68,54 +90,43 @@ def main() -> int:
             subprocess.run(
                 [python, "manage.py", "migrate", "--noinput"], cwd=BASE_DIR, env=env, check=True
             )
-            worker = spawn(
-                [
-                    python,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "config",
+            node = f"calcqueue@{os.uname().nodename}"
+            children = [
+                # Warm shutdown (SIGTERM) lets running calculations finish within the grace.
+                Child(
                     "worker",
-                    "--loglevel",
-                    "INFO",
-                    "--hostname",
-                    f"calcqueue@{os.uname().nodename}",
-                ],
-                cwd=BASE_DIR,
-                env=env,
-            )
-            # Warm shutdown (SIGTERM) lets running calculations finish within the grace period.
-            stack.callback(stop, worker, grace=WORKER_STOP_GRACE_SECONDS)
-            # Beat runs the periodic sweeper that rescues work lost with a worker or Redis.
-            beat = spawn(
-                [
-                    python,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "config",
+                    [*celery, "worker", "-l", "INFO", "-n", node],
+                    env,
+                    WORKER_STOP_GRACE_SECONDS,
+                ),
+                # Beat runs the periodic sweeper that rescues work lost with a worker or Redis.
+                Child(
                     "beat",
-                    "--loglevel",
-                    "INFO",
-                    "--schedule",
-                    str(settings.STATE_DIR / "celerybeat-schedule"),
-                ],
-                cwd=BASE_DIR,
-                env=env,
-            )
-            stack.callback(stop, beat, grace=5.0)
-            web = spawn(
-                [python, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
-                cwd=BASE_DIR,
-                env=env,
-            )
-            stack.callback(stop, web, grace=5.0)
-            _wait_for_http(url, [worker, beat, web])
+                    [
+                        *celery,
+                        "beat",
+                        "-l",
+                        "INFO",
+                        "--schedule",
+                        str(settings.STATE_DIR / "celerybeat-schedule"),
+                    ],
+                    env,
+                    5.0,
+                ),
+                Child(
+                    "web",
+                    [python, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
+                    env,
+                    5.0,
+                ),
+            ]
+            for child in children:
+                stack.callback(child.stop)
+            _wait_for_http(url)
             print(f"\ncalcqueue is running at {url}  (Ctrl-C stops it)\n", flush=True)
             while True:
-                for process in (worker, beat, web):
-                    if process.poll() is not None:
-                        raise RuntimeError(f"{process.args[:4]} exited with {process.returncode}")
+                for child in children:
+                    child.restart_if_exited()
                 time.sleep(0.5)
     except _Stop as reason:
         print(f"\ncalcqueue: {reason}, stopping", flush=True)

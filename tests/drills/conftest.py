@@ -8,6 +8,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.parse
 from collections.abc import Iterator
@@ -136,6 +137,8 @@ class DrillStack:
         self.url = f"http://127.0.0.1:{self.port}"
         self.processes: list[subprocess.Popen] = []
         self.workers: list[WorkerProcess] = []
+        self.worker_restarts = 0
+        self._stopping = threading.Event()
 
     def _spawn(self, name: str, args: list[str]) -> subprocess.Popen:
         with (self.log_dir / f"{name}.log").open("ab") as log:
@@ -186,6 +189,18 @@ class DrillStack:
         self.workers.append(worker)
         return worker
 
+    def supervise_workers(self, concurrency: int = 4) -> None:
+        """Restart a worker that exits, as `make run` and systemd do in production."""
+
+        def watch() -> None:
+            while not self._stopping.wait(0.2):
+                if self.workers[-1].process.poll() is not None:
+                    self.worker_restarts += 1
+                    self.start_worker(concurrency=concurrency)
+
+        self.start_worker(concurrency=concurrency)
+        threading.Thread(target=watch, daemon=True).start()
+
     def submit(self, numbers: list[int]) -> httpx.Response:
         return self.http.post(
             "/",
@@ -206,6 +221,7 @@ class DrillStack:
         return "".join(worker.log() for worker in self.workers)
 
     def stop(self) -> None:
+        self._stopping.set()
         for worker in self.workers:
             stop(worker.process, grace=5)
         for process in reversed(self.processes):
