@@ -2,13 +2,35 @@ from django import forms
 
 from calculations import parsing, validation
 from equations import registry
+from equations.base import Equation
 
 # Generous for 100 numbers of 8 digits with separators; a 1 MB paste is refused unread.
 MAX_INPUT_CHARS = 2000
+# The equation the service began with; the form opens on it.
+DEFAULT_EQUATION = "fibonacci"
+
+
+def equation_help(equation: Equation) -> str:
+    return (
+        f"{equation.description} n from {equation.min_n:,} to {validation.max_n_for(equation):,}."
+    )
+
+
+class EquationSelect(forms.Select):
+    """Each option carries its equation's help, which app.js shows when it is selected."""
+
+    def __init__(self, *args, help_texts: dict[str, str] | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.help_texts = help_texts or {}
+
+    def create_option(self, name, value, label, selected, index, subindex=None, attrs=None):
+        option = super().create_option(name, value, label, selected, index, subindex, attrs)
+        option["attrs"]["data-help"] = self.help_texts.get(value, "")
+        return option
 
 
 class CalculationForm(forms.Form):
-    equation = forms.ChoiceField(label="Equation")
+    equation = forms.ChoiceField(label="Equation", widget=EquationSelect)
     n = forms.CharField(
         label="n",
         max_length=MAX_INPUT_CHARS,
@@ -18,11 +40,22 @@ class CalculationForm(forms.Form):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         equations = registry.all_equations()
-        self.fields["equation"].choices = [
+        field = self.fields["equation"]
+        field.choices = [
             (equation.key, f"{equation.label} (n ≤ {validation.max_n_for(equation):,})")
             for equation in equations
         ]
-        self.fields["equation"].initial = equations[0].key
+        keys = [equation.key for equation in equations]
+        field.initial = DEFAULT_EQUATION if DEFAULT_EQUATION in keys else keys[0]
+        field.widget.help_texts = {equation.key: equation_help(equation) for equation in equations}
+        field.widget.attrs["aria-describedby"] = "equation-help"
+
+    @property
+    def selected_equation_help(self) -> str:
+        """The help of the equation shown as selected, as the page is served (app.js follows
+        later changes)."""
+        help_texts = self.fields["equation"].widget.help_texts
+        return help_texts.get(self["equation"].value(), help_texts[self.fields["equation"].initial])
 
     def clean(self) -> dict:
         cleaned = super().clean()

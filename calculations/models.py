@@ -5,6 +5,9 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
+# Below this fraction done, the extrapolated remaining time is mostly noise.
+ETA_MIN_PROGRESS = 0.01
+
 
 class Calculation(models.Model):
     """One requested calculation and its lifecycle; the row is the result (no Celery backend).
@@ -88,6 +91,16 @@ class Calculation(models.Model):
         if self.started_at is None:
             return None
         return (self.finished_at or timezone.now()) - self.started_at
+
+    @property
+    def time_remaining(self) -> timedelta | None:
+        """The running time still to go if the rest goes as fast as the fraction done so far;
+        None until there is enough progress to extrapolate from."""
+        if self.status != self.Status.RUNNING or self.started_at is None:
+            return None
+        if self.progress is None or self.progress < ETA_MIN_PROGRESS:
+            return None
+        return self.time_running * ((1 - min(self.progress, 1.0)) / self.progress)
 
 
 class CalculationOutput(models.Model):

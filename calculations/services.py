@@ -22,6 +22,7 @@ from calculations.models import Calculation, CalculationOutput
 from calculations.output import summarise
 from calculations.progress import ProgressRecorder
 from equations.base import CalculationCancelled
+from equations.evaluation import evaluate
 
 logger = logging.getLogger(__name__)
 
@@ -179,7 +180,7 @@ def _compute(claim: _Claim, *, soft_limit: float) -> None:
     )
     try:
         spec = validation.equation_for(calculation.equation)
-        decimal = spec.compute(calculation.n, progress).digits()
+        decimal = evaluate(spec, calculation.n, progress)
     except CalculationCancelled:
         outcome = _finish(claim, status=Calculation.Status.CANCELLED)
     except SoftTimeLimitExceeded:

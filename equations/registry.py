@@ -5,7 +5,8 @@ import pkgutil
 
 from equations.base import Equation
 
-_INFRASTRUCTURE_MODULES = {"base", "registry"}
+# Modules of this package that define no equation.
+_INFRASTRUCTURE_MODULES = {"base", "registry", "evaluation", "decimal", "work", "sieve"}
 _equations: dict[str, Equation] = {}
 _discovered = False
 

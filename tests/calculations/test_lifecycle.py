@@ -1,5 +1,6 @@
 """Cancel, retry, release, leases and the sweeper, against the real database."""
 
+import dataclasses
 from datetime import timedelta
 
 import pytest
@@ -208,7 +209,15 @@ def slow_equation(settings):
     settings.CALCQUEUE_PROGRESS_INTERVAL_SECONDS = 0
     settings.CALCQUEUE_TIME_LIMITS = {"test-slow": (7, 9)}
     equation = registry.register(
-        Equation(key="test-slow", label="Slow", description="", compute=compute, default_max_n=99)
+        Equation(
+            key="test-slow",
+            label="Slow",
+            description="",
+            compute=compute,
+            default_max_n=99,
+            estimate_seconds=lambda n: 1.0,
+            estimate_digits=lambda n: 1,
+        )
     )
     behaviour["soft"] = SoftTimeLimitExceeded
     yield behaviour
@@ -234,9 +243,7 @@ def test_run_stops_with_cancelled_when_a_cancel_arrives_mid_computation(slow_equ
     from equations import registry
 
     original = registry._equations["test-slow"]
-    registry._equations["test-slow"] = type(original)(
-        key="test-slow", label="", description="", compute=cancel_then_continue, default_max_n=9
-    )
+    registry._equations["test-slow"] = dataclasses.replace(original, compute=cancel_then_continue)
     services.calculation_run(calculation_id=calculation.pk, claimant=Claimant("n@h", 1))
     calculation.refresh_from_db()
     assert calculation.status == S.CANCELLED

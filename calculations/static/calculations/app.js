@@ -12,3 +12,12 @@ document.addEventListener("click", async (event) => {
     status.textContent = `Could not copy: ${error.message}`;
   }
 });
+
+// Show the help (description and bounds) of the equation picked in the form.
+document.addEventListener("change", (event) => {
+  const select = event.target;
+  if (!(select instanceof HTMLSelectElement) || select.getAttribute("aria-describedby") !== "equation-help") return;
+  const help = document.getElementById("equation-help");
+  const option = select.options[select.selectedIndex];
+  if (help && option && option.dataset.help) help.textContent = option.dataset.help;
+});

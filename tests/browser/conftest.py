@@ -1,0 +1,108 @@
+"""The browser tier: Playwright driving Debian's Chromium against a live server and a real
+worker. Without /usr/bin/chromium every test here is skipped, and the run says so loudly."""
+
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import BASE_DIR
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+ARTIFACTS = BASE_DIR / "test-artifacts"
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
+MISSING = (
+    f"BROWSER TESTS SKIPPED: {CHROMIUM} not found. Install it with "
+    "`apt-get install chromium chromium-driver` (.ci/run does when it runs as root)."
+)
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    if CHROMIUM.exists():
+        return
+    skip = pytest.mark.skip(reason=MISSING)
+    browser_tests = [item for item in items if item.path.is_relative_to(Path(__file__).parent)]
+    for item in browser_tests:
+        item.add_marker(skip)
+    if browser_tests:
+        warnings.warn(MISSING, stacklevel=1)
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if not CHROMIUM.exists():
+        terminalreporter.section("browser tests", sep="!", red=True, bold=True)
+        terminalreporter.write_line(MISSING, red=True, bold=True)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator:
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API keeps an asyncio loop alive in this thread, which Django takes
+    # for an async context; the ORM calls of these tests are all synchronous.
+    with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+class Pages:
+    """Opens pages at a size, and collects every console error and uncaught exception."""
+
+    def __init__(self, browser, base_url: str) -> None:
+        self.browser = browser
+        self.base_url = base_url
+        self.contexts = []
+        self.errors: list[str] = []
+        self.allowed: list[str] = []
+
+    def open(self, path: str = "/", *, viewport: dict = DESKTOP):
+        context = self.browser.new_context(
+            viewport=viewport, base_url=self.base_url, accept_downloads=True
+        )
+        self.contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(30_000)
+        page.on("console", lambda message: self._console(page, message))
+        page.on("pageerror", lambda error: self.errors.append(f"{page.url}: {error}"))
+        page.goto(path)
+        return page
+
+    def allow(self, console_error: str) -> None:
+        """Expect console errors containing this text (e.g. Chromium's log of a 400)."""
+        self.allowed.append(console_error)
+
+    def unexpected_errors(self) -> list[str]:
+        return [error for error in self.errors if not any(a in error for a in self.allowed)]
+
+    def _console(self, page, message) -> None:
+        if message.type == "error":
+            self.errors.append(f"{page.url}: {message.text}")
+
+    def close(self) -> None:
+        for context in self.contexts:
+            context.close()
+
+
+@pytest.fixture
+def pages(browser, live_server) -> Iterator[Pages]:
+    opened = Pages(browser, live_server.url)
+    yield opened
+    opened.close()
+    assert opened.unexpected_errors() == [], "console errors in the browser"
+
+
+@pytest.fixture
+def screenshot():
+    ARTIFACTS.mkdir(exist_ok=True)
+
+    def save(page, name: str) -> Path:
+        path = ARTIFACTS / f"{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        return path
+
+    return save
