@@ -110,7 +110,7 @@ def test_the_detail_page_downloads_the_exact_digits(pages, celery_worker, screen
     expect(page.locator("#calculation-status")).to_have_attribute(
         "data-status", "SUCCESS", timeout=SLOW_TIMEOUT_MS
     )
-    expect(page.locator(".digit-count").first).to_have_text("(5565709 digits)")
+    expect(page.locator(".digit-count").first).to_have_text("(5,565,709 digits)")
     screenshot(page, "detail-success-desktop")
     with page.expect_download() as download:
         page.get_by_role("link", name="Download all digits (.txt)").click()
