@@ -22,6 +22,7 @@ from calculations import services
 
 logger = logging.getLogger(__name__)
 _RUN_CALCULATION = "calculations.run_calculation"
+_RUN_CALCULATION_CHUNK = "calculations.run_calculation_chunk"
 _TICK_SECONDS = 0.25
 
 
@@ -34,11 +35,7 @@ class LeaseKeeper(threading.Thread):
     def run(self) -> None:
         next_renewal = 0.0
         while not self.stopped.wait(_TICK_SECONDS):
-            running = {
-                request.id: request
-                for request in list(state.active_requests)
-                if request.name == _RUN_CALCULATION
-            }
+            running = _running_calculations()
             if not running:
                 continue
             try:
@@ -62,6 +59,17 @@ class LeaseKeeper(threading.Thread):
                     "calculation id=%s: stopping pid %s", calculation_id, request.worker_pid
                 )
                 os.kill(request.worker_pid, signal.SIGKILL)
+
+
+def _running_calculations() -> dict:
+    """The calculations of this worker's active requests, by id, with their request."""
+    running = {}
+    for request in list(state.active_requests):
+        if request.name == _RUN_CALCULATION:
+            running[request.id] = request
+        elif request.name == _RUN_CALCULATION_CHUNK:
+            running.update(dict.fromkeys(request.args[0], request))
+    return running
 
 
 _keeper: LeaseKeeper | None = None

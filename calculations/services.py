@@ -3,7 +3,6 @@
 import logging
 import time
 import uuid
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,6 +20,7 @@ from calculations.claims import Claimant, Decision, decide
 from calculations.models import Calculation, CalculationOutput
 from calculations.output import summarise
 from calculations.progress import ProgressRecorder
+from calculations.routing import plan_messages
 from equations.base import CalculationCancelled
 from equations.evaluation import evaluate
 
@@ -28,6 +28,17 @@ logger = logging.getLogger(__name__)
 
 _DELETE_BATCH_SIZE = 1000
 _SWEEP_BATCH_SIZE = 1000
+# What finishing a calculation writes to its row.
+_FINISH_FIELDS = (
+    "status",
+    "error",
+    "finished_at",
+    "lease_expires_at",
+    "output_digits",
+    "output_head",
+    "output_tail",
+    "progress",
+)
 BROKER_ERRORS = (kombu.exceptions.OperationalError, redis.exceptions.RedisError, OSError)
 
 
@@ -72,29 +83,38 @@ def calculations_submit(
 
 
 def _enqueue(calculations: Iterable[Calculation]) -> None:
-    """Publish one message per calculation; if the broker is down, leave them to the sweeper."""
-    from calculations.tasks import run_calculation
+    """Publish the calculations' ids (routing.py decides queues and chunks); if the broker is
+    down, leave them PENDING for the sweeper."""
+    from calculations.tasks import run_calculation, run_calculation_chunk
 
-    by_equation: dict[str, list[str]] = defaultdict(list)
-    for calculation in calculations:
-        by_equation[calculation.equation].append(str(calculation.pk))
-    if not by_equation:
+    messages = list(plan_messages(calculations))
+    if not messages:
         return
     try:
         with run_calculation.app.producer_or_acquire() as producer:
-            for equation, ids in by_equation.items():
-                soft, hard = time_limits_for(equation)
-                for calculation_id in ids:
-                    # The task id is the calculation id, so revoking a calculation is possible.
+            for message in messages:
+                soft, hard = time_limits_for(message.equation)
+                if message.is_chunk:
+                    run_calculation_chunk.apply_async(
+                        (message.calculation_ids,),
+                        queue=message.queue,
+                        producer=producer,
+                        soft_time_limit=soft,
+                        time_limit=hard,
+                    )
+                else:
+                    (calculation_id,) = message.calculation_ids
+                    # The task id is the calculation id: the lease keeper finds it by that id.
                     run_calculation.apply_async(
                         (calculation_id,),
                         task_id=calculation_id,
+                        queue=message.queue,
                         producer=producer,
                         soft_time_limit=soft,
                         time_limit=hard,
                     )
     except BROKER_ERRORS as error:
-        count = sum(len(ids) for ids in by_equation.values())
+        count = sum(len(message.calculation_ids) for message in messages)
         logger.warning(
             "broker unavailable, %d calculation(s) stay PENDING for the sweeper: %s",
             count,
@@ -234,10 +254,115 @@ def _finish(
     return f"{status} not stored: claim lost"
 
 
-def calculation_release(*, calculation_id: uuid.UUID | str, claimant: Claimant) -> None:
-    """Give a claim back after a transient failure, without counting it as an attempt."""
+def calculations_run_chunk(*, calculation_ids: Sequence[str], claimant: Claimant) -> None:
+    """Run a chunk of short calculations with one claim and one write for all of them.
+
+    Each calculation keeps the guarantees of calculation_run: it is claimed by the same
+    conditional update (PENDING → RUNNING, counted as an attempt), its result is stored only
+    while its claim stands, and a row that is not PENDING (a redelivery after a lost worker)
+    goes through calculation_run on its own.
+    """
+    now = timezone.now()
     Calculation.objects.filter(
-        pk=calculation_id, status=Calculation.Status.RUNNING, worker=claimant.name
+        pk__in=calculation_ids,
+        status=Calculation.Status.PENDING,
+        attempts__lt=settings.CALCQUEUE_MAX_ATTEMPTS,
+    ).update(
+        status=Calculation.Status.RUNNING,
+        started_at=now,
+        finished_at=None,
+        worker=claimant.name,
+        attempts=F("attempts") + 1,
+        lease_expires_at=now + timedelta(seconds=settings.CALCQUEUE_LEASE_SECONDS),
+        progress=None,
+    )
+    claimed = list(
+        Calculation.objects.filter(
+            pk__in=calculation_ids,
+            status=Calculation.Status.RUNNING,
+            started_at=now,
+            worker=claimant.name,
+        ).order_by("created_at")
+    )
+    claimed_ids = {str(calculation.pk) for calculation in claimed}
+    for calculation_id in (
+        Calculation.objects.filter(pk__in=set(map(str, calculation_ids)) - claimed_ids)
+        .exclude(status__in=Calculation.FINAL_STATUSES)
+        .values_list("pk", flat=True)
+    ):
+        calculation_run(calculation_id=calculation_id, claimant=claimant)
+
+    finished: list[Calculation] = []
+    durations: dict[uuid.UUID, float] = {}
+    outputs: list[CalculationOutput] = []
+    unrun: list[Calculation] = []
+    for index, calculation in enumerate(claimed):
+        clock = time.perf_counter()
+        calculation.status, calculation.error, decimal = Calculation.Status.SUCCESS, "", None
+        try:
+            decimal = evaluate(validation.equation_for(calculation.equation), calculation.n)
+        except SoftTimeLimitExceeded:
+            soft_limit, _ = time_limits_for(calculation.equation)
+            calculation.status = Calculation.Status.ERROR
+            calculation.error = f"time limit exceeded after {soft_limit:g} s"
+            unrun = claimed[index + 1 :]
+        except Exception as error:  # Any failure of the maths is the result.
+            logger.warning("calculation id=%s failed", calculation.pk, exc_info=True)
+            calculation.status = Calculation.Status.ERROR
+            calculation.error = f"{type(error).__name__}: {error}"
+        calculation.finished_at = timezone.now()
+        calculation.lease_expires_at = None
+        if decimal is not None:
+            summary = summarise(decimal)
+            calculation.output_digits = summary.digits
+            calculation.output_head, calculation.output_tail = summary.head, summary.tail
+            calculation.progress = 1.0
+            outputs.append(CalculationOutput(calculation_id=calculation.pk, digits=decimal))
+        durations[calculation.pk] = time.perf_counter() - clock
+        finished.append(calculation)
+        if unrun:
+            break
+
+    with transaction.atomic():
+        # The write lock (row locks on PostgreSQL, the database lock of a SQLite IMMEDIATE
+        # transaction) keeps every claim checked here standing until the results are stored.
+        standing = set(
+            Calculation.objects.select_for_update()
+            .filter(
+                pk__in=[calculation.pk for calculation in finished],
+                status=Calculation.Status.RUNNING,
+                started_at=now,
+                worker=claimant.name,
+            )
+            .values_list("pk", flat=True)
+        )
+        Calculation.objects.bulk_update(
+            [calculation for calculation in finished if calculation.pk in standing],
+            fields=[*_FINISH_FIELDS],
+        )
+        CalculationOutput.objects.bulk_create(
+            [output for output in outputs if output.calculation_id in standing]
+        )
+    for calculation in finished:
+        logger.info(
+            "calculation id=%s equation=%s n=%d status=%s duration=%.6fs digits=%s",
+            calculation.pk,
+            calculation.equation,
+            calculation.n,
+            calculation.status if calculation.pk in standing else "not stored: claim lost",
+            durations[calculation.pk],
+            calculation.output_digits if calculation.status == Calculation.Status.SUCCESS else "-",
+        )
+    calculations_release(
+        calculation_ids=[calculation.pk for calculation in unrun], claimant=claimant
+    )
+    _enqueue(unrun)
+
+
+def calculations_release(*, calculation_ids: Sequence[uuid.UUID | str], claimant: Claimant) -> None:
+    """Give claims back after a transient failure, without counting them as attempts."""
+    Calculation.objects.filter(
+        pk__in=calculation_ids, status=Calculation.Status.RUNNING, worker=claimant.name
     ).update(
         status=Calculation.Status.PENDING,
         attempts=F("attempts") - 1,

@@ -32,7 +32,28 @@ def run_calculation(self, calculation_id: str) -> None:
     except TRANSIENT_ERRORS:
         # If even that fails, the lease lapses without heartbeats and the sweeper rescues it.
         with contextlib.suppress(*TRANSIENT_ERRORS):
-            services.calculation_release(calculation_id=calculation_id, claimant=claimant)
+            services.calculations_release(calculation_ids=[calculation_id], claimant=claimant)
+        raise
+
+
+@shared_task(
+    bind=True,
+    name="calculations.run_calculation_chunk",
+    ignore_result=True,
+    autoretry_for=TRANSIENT_ERRORS,
+    retry_backoff=1,
+    retry_backoff_max=30,
+    retry_jitter=True,
+    max_retries=8,
+)
+def run_calculation_chunk(self, calculation_ids: list[str]) -> None:
+    claimant = Claimant(node=self.request.hostname, pid=os.getpid())
+    try:
+        services.calculations_run_chunk(calculation_ids=calculation_ids, claimant=claimant)
+    except TRANSIENT_ERRORS:
+        with contextlib.suppress(*TRANSIENT_ERRORS):
+            for calculation_id in calculation_ids:
+                services.calculations_release(calculation_ids=[calculation_id], claimant=claimant)
         raise
 
 

@@ -9,6 +9,7 @@ import secrets
 from pathlib import Path
 
 import environ
+from kombu import Queue
 
 from devstack.embedded_redis import embedded_redis_url
 
@@ -124,13 +125,26 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 # No result backend: the database row is the result.
 CELERY_TASK_IGNORE_RESULT = True
-CELERY_TASK_DEFAULT_QUEUE = "calculations"
+# Two queues with their own worker processes (README, "Performance"): short work never waits
+# behind long work. A worker started without -Q consumes both.
+CALCQUEUE_LONG_QUEUE = "calculations"
+CALCQUEUE_SHORT_QUEUE = "calculations.short"
+CELERY_TASK_DEFAULT_QUEUE = CALCQUEUE_LONG_QUEUE
+CELERY_TASK_QUEUES = [Queue(CALCQUEUE_LONG_QUEUE), Queue(CALCQUEUE_SHORT_QUEUE)]
+# Estimated seconds of work below which a calculation is short; short calculations travel up
+# to CALCQUEUE_CHUNK_SIZE per message (and at most about this much work per message).
+CALCQUEUE_SHORT_WORK_SECONDS = env.float("CALCQUEUE_SHORT_WORK_SECONDS", default=0.05)
+CALCQUEUE_CHUNK_SIZE = env.int("CALCQUEUE_CHUNK_SIZE", default=100)
 # A message is acknowledged only after its task returns, and put back if the worker dies,
 # so a crash mid-calculation delivers it again; each worker process reserves one at a time.
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_WORKER_CONCURRENCY = env.int("CALCQUEUE_WORKER_CONCURRENCY", default=12)
+# Processes of the short-work worker that `make run` starts next to the main one.
+CALCQUEUE_SHORT_WORKER_CONCURRENCY = env.int("CALCQUEUE_SHORT_WORKER_CONCURRENCY", default=2)
+# Niceness added to this worker's pool processes (`make run` gives the long-work worker 10).
+CALCQUEUE_WORKER_NICE = env.int("CALCQUEUE_WORKER_NICE", default=0)
 CELERY_WORKER_SEND_TASK_EVENTS = True
 CELERY_TASK_SEND_SENT_EVENT = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False

@@ -1,5 +1,5 @@
-"""`make run`: the embedded Redis (unless REDIS_URL is set), migrations, a Celery worker, Celery
-beat and the web server, supervised together.
+"""`make run`: the embedded Redis (unless REDIS_URL is set), migrations, two Celery workers (long
+and short work), Celery beat and the web server, supervised together.
 
 A child that exits on its own is started again, as systemd's Restart=always would (a worker can
 die on a lost broker connection). Ctrl-C or SIGTERM stops every child in reverse order of start
@@ -90,12 +90,22 @@ def main() -> int:
             subprocess.run(
                 [python, "manage.py", "migrate", "--noinput"], cwd=BASE_DIR, env=env, check=True
             )
-            node = f"calcqueue@{os.uname().nodename}"
+            host = os.uname().nodename
             children = [
                 # Warm shutdown (SIGTERM) lets running calculations finish within the grace.
+                # Long work runs at a lower CPU priority than short work, on its own processes.
                 Child(
                     "worker",
-                    [*celery, "worker", "-l", "INFO", "-n", node],
+                    [*celery, "worker", "-l", "INFO", "-n", f"calcqueue@{host}"]
+                    + ["-Q", settings.CALCQUEUE_LONG_QUEUE],
+                    {**env, "CALCQUEUE_WORKER_NICE": env.get("CALCQUEUE_WORKER_NICE", "10")},
+                    WORKER_STOP_GRACE_SECONDS,
+                ),
+                Child(
+                    "short-worker",
+                    [*celery, "worker", "-l", "INFO", "-n", f"short@{host}"]
+                    + ["-Q", settings.CALCQUEUE_SHORT_QUEUE]
+                    + ["-c", str(settings.CALCQUEUE_SHORT_WORKER_CONCURRENCY)],
                     env,
                     WORKER_STOP_GRACE_SECONDS,
                 ),

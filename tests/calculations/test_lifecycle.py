@@ -118,7 +118,9 @@ def test_retry_refuses_pending_running_and_successful_calculations():
 
 def test_release_gives_the_claim_back_without_counting_the_attempt():
     calculation = make_running(attempts=2)
-    services.calculation_release(calculation_id=calculation.pk, claimant=Claimant("node@host", 123))
+    services.calculations_release(
+        calculation_ids=[calculation.pk], claimant=Claimant("node@host", 123)
+    )
     calculation.refresh_from_db()
     assert (calculation.status, calculation.attempts, calculation.worker) == (S.PENDING, 1, "")
 
