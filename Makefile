@@ -4,13 +4,17 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test lint lock clean
+.PHONY: run test bench lint lock clean
 
 run: $(STAMP)
 	exec $(BIN)/python -m devstack.run
 
 test: $(STAMP)
 	CALCQUEUE_STATE_DIR=$(CURDIR)/var/test $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Prints figures and ratios against baselines measured in the same run; asserts nothing.
+bench: $(STAMP)
+	$(BIN)/python -m bench.system $(BENCH_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

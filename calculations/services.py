@@ -336,10 +336,7 @@ def calculations_run_chunk(*, calculation_ids: Sequence[str], claimant: Claimant
             )
             .values_list("pk", flat=True)
         )
-        Calculation.objects.bulk_update(
-            [calculation for calculation in finished if calculation.pk in standing],
-            fields=[*_FINISH_FIELDS],
-        )
+        _store_finished([calculation for calculation in finished if calculation.pk in standing])
         CalculationOutput.objects.bulk_create(
             [output for output in outputs if output.calculation_id in standing]
         )
@@ -357,6 +354,32 @@ def calculations_run_chunk(*, calculation_ids: Sequence[str], claimant: Claimant
         calculation_ids=[calculation.pk for calculation in unrun], claimant=claimant
     )
     _enqueue(unrun)
+
+
+def _store_finished(calculations: Sequence[Calculation]) -> None:
+    """Write the finish fields of many rows with one prepared UPDATE run for each row.
+
+    bulk_update() builds a CASE expression per field and row, which costs about a
+    millisecond a row in the ORM alone: more than the maths of a whole short chunk.
+    """
+    if not calculations:
+        return
+    meta, connection = Calculation._meta, transaction.get_connection()
+    fields = [meta.get_field(name) for name in _FINISH_FIELDS]
+    quote = connection.ops.quote_name
+    assignments = ", ".join(f"{quote(field.column)} = %s" for field in fields)
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(meta.pk.column)} = %s",
+            [
+                [
+                    field.get_db_prep_save(getattr(row, field.attname), connection)
+                    for field in fields
+                ]
+                + [meta.pk.get_db_prep_save(row.pk, connection)]
+                for row in calculations
+            ],
+        )
 
 
 def calculations_release(*, calculation_ids: Sequence[uuid.UUID | str], claimant: Claimant) -> None:

@@ -1,0 +1,474 @@
+"""The system benchmark (`make bench`): calcqueue end to end, each figure next to a baseline
+measured in the same run and printed as a ratio. It asserts nothing; the figures go in notes.
+
+    make bench                      # about 5 minutes: SQLite and the embedded Redis
+    make bench BENCH_ARGS=--quick   # smaller inputs, about a minute
+
+It starts its own stack under var/bench/ (a fresh SQLite database, the embedded Redis, the
+long-work and short-work workers as `make run` starts them, the web server), so it never
+touches the development database. Sections: maths, the article's demo, throughput, latency,
+pages at a million rows, memory.
+"""
+
+import argparse
+import logging
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from datetime import timedelta
+from pathlib import Path
+
+import gmpy2
+import httpx
+import psutil
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+STATE_DIR = BASE_DIR / "var" / "bench"
+LONG_WORKER_CONCURRENCY = 12
+
+
+class Table:
+    def __init__(self) -> None:
+        print(f"{'measure':<52} {'calcqueue':>12} {'baseline':>12} {'ratio':>7}  baseline is")
+        print("-" * 110)
+
+    def section(self, title: str) -> None:
+        print(f"\n{title}", flush=True)
+
+    def row(
+        self,
+        measure: str,
+        value: str,
+        baseline: str = "",
+        ratio: float | None = None,
+        what: str = "",
+    ) -> None:
+        shown = f"{ratio:.2f}×" if ratio is not None else ""
+        print(f"  {measure:<50} {value:>12} {baseline:>12} {shown:>7}  {what}", flush=True)
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f} ms" if seconds < 10 else f"{seconds:.1f} s"
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+class Stack:
+    """The processes `make run` starts, on the benchmark's own state directory."""
+
+    def __init__(self, env: dict[str, str], port: int) -> None:
+        self.env, self.url = env, f"http://127.0.0.1:{port}"
+        self.port = port
+        self.processes: dict[str, subprocess.Popen] = {}
+
+    def spawn(self, name: str, args: list[str], **env: str) -> subprocess.Popen:
+        from devstack.processes import spawn
+
+        log = (STATE_DIR / f"{name}.log").open("wb")
+        process = spawn(
+            args, cwd=BASE_DIR, env={**self.env, **env}, stdout=log, stderr=subprocess.STDOUT
+        )
+        self.processes[name] = process
+        return process
+
+    def start_worker(self, name: str, app: str, queue: str, concurrency: int, **env: str) -> None:
+        self.spawn(
+            name,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                app,
+                "worker",
+                "-l",
+                "WARNING",
+                "-n",
+                f"{name}@%h",
+                "-Q",
+                queue,
+                "-c",
+                str(concurrency),
+                "--without-mingle",
+                "--without-gossip",
+            ],
+            **env,
+        )
+        # At WARNING the worker prints nothing when ready: wait for its pool to be up.
+        deadline = time.monotonic() + 60
+        while len(self.pool(name)) < concurrency:
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"{name} did not start: {(STATE_DIR / f'{name}.log').read_text()}"
+                )
+            time.sleep(0.1)
+        time.sleep(1)  # The pool is forked before the consumer connects.
+
+    def pool(self, name: str) -> list[psutil.Process]:
+        return psutil.Process(self.processes[name].pid).children()
+
+    def start(self) -> "Stack":
+        from django.conf import settings
+
+        self.start_worker(
+            "long",
+            "config",
+            settings.CALCQUEUE_LONG_QUEUE,
+            LONG_WORKER_CONCURRENCY,
+            CALCQUEUE_WORKER_NICE="10",
+        )
+        self.start_worker(
+            "short",
+            "config",
+            settings.CALCQUEUE_SHORT_QUEUE,
+            settings.CALCQUEUE_SHORT_WORKER_CONCURRENCY,
+        )
+        # Gunicorn, as in production: Django's runserver stalls ~40 ms a response on delayed
+        # ACKs, which would swamp every figure here.
+        self.spawn(
+            "web",
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "config.wsgi",
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--worker-class",
+                "gthread",
+                "--workers",
+                "2",
+                "--threads",
+                "4",
+            ],
+        )
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(self.url + "/", timeout=2)
+                return self
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+
+    def stop(self, name: str | None = None) -> None:
+        from devstack.processes import stop
+
+        for key in [name] if name else reversed(list(self.processes)):
+            stop(self.processes.pop(key), grace=10)
+
+
+class Client:
+    """Submits through HTTP as a user's program would, and watches the rows for results."""
+
+    def __init__(self, url: str) -> None:
+        self.http = httpx.Client(base_url=url, timeout=60)
+        self.http.get("/")
+
+    def submit(self, equation: str, inputs: list[int]) -> list[str]:
+        from calculations.models import Calculation
+
+        response = self.http.post(
+            "/",
+            data={
+                "equation": equation,
+                "n": ", ".join(map(str, inputs)),
+                "csrfmiddlewaretoken": self.http.cookies["csrftoken"],
+            },
+        )
+        assert response.status_code == 302, response.text[:500]
+        newest = Calculation.objects.order_by("-created_at").values_list("pk", flat=True)
+        return [str(pk) for pk in newest[: len(inputs)]]
+
+    @staticmethod
+    def wait(ids: list[str], *, poll: float = 0.001, timeout: float = 600) -> float:
+        """Wait until every calculation is final; return the latest finished_at (epoch s)."""
+        from calculations.models import Calculation
+
+        rows = Calculation.objects.filter(pk__in=ids)
+        deadline = time.monotonic() + timeout
+        while rows.exclude(status__in=Calculation.FINAL_STATUSES).exists():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"not final after {timeout} s")
+            time.sleep(poll)
+        statuses = set(rows.values_list("status", flat=True))
+        assert statuses == {Calculation.Status.SUCCESS}, statuses
+        return max(rows.values_list("finished_at", flat=True)).timestamp()
+
+    def round_trip(self, equation: str, inputs: list[int], poll: float = 0.001) -> float:
+        started = time.time()
+        ids = self.submit(equation, inputs)
+        return self.wait(ids, poll=poll) - started
+
+
+def bench_maths(table: Table, client: Client, powers: list[int]) -> None:
+    from calculations.models import CalculationOutput
+
+    table.section("1. Maths: F(n) submitted over HTTP until SUCCESS with the digits stored")
+    for power in powers:
+        n = 10**power
+        repeats = 3 if power < 8 else 1
+        gmp = min(_timed(lambda n=n: gmpy2.fib(n).digits()) for _ in range(repeats))
+        system = min(client.round_trip("fibonacci", [n], poll=0.002) for _ in range(repeats))
+        digits = CalculationOutput.objects.filter(calculation__n=n).first().digits
+        assert digits == gmpy2.fib(n).digits(), f"F({n}) stored wrong"
+        table.row(
+            f"F(10^{power}) end to end, exact ({len(digits):,} digits)",
+            ms(system),
+            ms(gmp),
+            system / gmp,
+            "gmpy2.fib + digits() in-process",
+        )
+
+
+def _timed(function: Callable) -> float:
+    started = time.perf_counter()
+    function()
+    return time.perf_counter() - started
+
+
+def bench_demo(table: Table, client: Client) -> None:
+    table.section("2. The article's demo: 39, 4, 6, 32 submitted together")
+    walls = [client.round_trip("fibonacci", [39, 4, 6, 32]) for _ in range(7)]
+    table.row(
+        "wall time to all SUCCESS (median of 7)",
+        ms(statistics.median(walls)),
+        "18 s",
+        statistics.median(walls) / 18,
+        "the article's sample app",
+    )
+
+
+def bench_throughput(table: Table, stack: Stack, client: Client, count: int) -> None:
+    import redis
+    from django.conf import settings
+
+    from bench import noop_app
+
+    table.section(
+        f"3. Throughput: {count:,} small calculations, submitted in batches of "
+        f"{settings.CALCQUEUE_MAX_BATCH}"
+    )
+    stack.start_worker("noop", "bench.noop_app", "noop", LONG_WORKER_CONCURRENCY)
+    counter = redis.Redis.from_url(noop_app.REDIS_URL)
+    counter.delete(noop_app.COUNTER)
+    started = time.monotonic()
+    with noop_app.app.producer_or_acquire() as producer:
+        for _ in range(count):
+            noop_app.noop.apply_async(producer=producer)
+    while int(counter.get(noop_app.COUNTER) or 0) < count:
+        time.sleep(0.001)
+    noop_rate = count / (time.monotonic() - started)
+    stack.stop("noop")
+
+    batch = settings.CALCQUEUE_MAX_BATCH
+    inputs = [1 + index % 1000 for index in range(count)]
+    started = time.time()
+    ids = []
+    for start in range(0, count, batch):
+        ids += client.submit("fibonacci", inputs[start : start + batch])
+    submitted = time.time() - started
+    finished = client.wait(ids, poll=0.01)
+    rate = count / (finished - started)
+    table.row(
+        "calculations per second, all SUCCESS, 0 lost",
+        f"{rate:,.0f}/s",
+        f"{noop_rate:,.0f}/s",
+        rate / noop_rate,
+        "raw Celery no-op tasks, same worker settings, 12 processes",
+    )
+    table.row("  of which submitting over HTTP", ms(submitted))
+
+
+def bench_latency(table: Table, stack: Stack, client: Client, count: int) -> None:
+    import redis
+
+    from bench import noop_app
+
+    table.section(f"4. Latency: submit → SUCCESS of F(30), {count} in a row")
+    stack.start_worker("noop", "bench.noop_app", "noop", LONG_WORKER_CONCURRENCY)
+    pings = redis.Redis.from_url(noop_app.REDIS_URL)
+    pings.delete(noop_app.PINGS)
+    raw = []
+    for _ in range(count):
+        started = time.time()
+        noop_app.ping.delay()
+        _, done = pings.blpop([noop_app.PINGS])
+        raw.append(float(done) - started)
+    stack.stop("noop")
+    idle = [client.round_trip("fibonacci", [30], poll=0.0005) for _ in range(count)]
+    for label, fraction in (("p50", 0.5), ("p99", 0.99)):
+        table.row(
+            f"idle, {label}",
+            ms(percentile(idle, fraction)),
+            ms(percentile(raw, fraction)),
+            percentile(idle, fraction) / percentile(raw, fraction),
+            "raw Celery round trip (no-op, no result backend)",
+        )
+
+    long_ids = client.submit("fibonacci", [50_000_000] * 24)
+    busy = [client.round_trip("fibonacci", [30], poll=0.0005) for _ in range(count)]
+    from calculations.models import Calculation
+
+    still_running = Calculation.objects.filter(pk__in=long_ids, status="RUNNING").count()
+    for label, fraction in (("p50", 0.5), ("p99", 0.99)):
+        table.row(
+            f"while 24 long calculations run, {label}",
+            ms(percentile(busy, fraction)),
+            ms(percentile(idle, fraction)),
+            percentile(busy, fraction) / percentile(idle, fraction),
+            "idle calcqueue",
+        )
+    table.row("  long calculations still running at the end", str(still_running))
+    Client.wait(long_ids, poll=0.05)
+
+
+def bench_pages(table: Table, client: Client, rows: int) -> None:
+    from calculations.models import Calculation
+
+    table.section(f"5. Pages with {rows:,} calculations in the database")
+    started = time.monotonic()
+    _bulk_create(rows)
+    table.row(f"bulk-creating {rows:,} rows", ms(time.monotonic() - started))
+    some = Calculation.objects.filter(status="SUCCESS", output_digits__gt=1000).first()
+    pages = {
+        "list page, newest first": "/",
+        "list page, 100th page (keyset cursor)": _deep_page(client, 100),
+        "detail page of a 2-million-digit result": some.get_absolute_url() if some else "/",
+    }
+    for label, url in pages.items():
+        timings = []
+        for _ in range(100):
+            started = time.perf_counter()
+            response = client.http.get(url)
+            timings.append(time.perf_counter() - started)
+            assert response.status_code == 200, (url, response.status_code)
+        table.row(f"{label}, p50", ms(percentile(timings, 0.5)))
+        table.row(f"{label}, p95", ms(percentile(timings, 0.95)))
+
+
+def _deep_page(client: Client, page: int) -> str:
+    import re
+
+    url = "/"
+    for _ in range(page - 1):
+        found = re.search(r'href="(\?[^"]*before=[^"]+)"', client.http.get(url).text)
+        if not found:
+            break
+        url = "/" + found.group(1).replace("&amp;", "&")
+    return url
+
+
+def _bulk_create(count: int) -> None:
+    from django.utils import timezone
+
+    from calculations.models import Calculation
+
+    now = timezone.now()
+    batch = 10_000
+    for start in range(0, count, batch):
+        Calculation.objects.bulk_create(
+            [
+                Calculation(
+                    id=uuid.uuid4(),
+                    equation="fibonacci",
+                    n=index,
+                    status=Calculation.Status.SUCCESS,
+                    created_at=now - timedelta(seconds=count - index),
+                    enqueued_at=now - timedelta(seconds=count - index),
+                    started_at=now - timedelta(seconds=count - index),
+                    finished_at=now - timedelta(seconds=count - index),
+                    attempts=1,
+                    progress=1.0,
+                    output_digits=1,
+                    output_head="1",
+                    worker="bench@host:1",
+                )
+                for index in range(start, min(start + batch, count))
+            ],
+            batch_size=batch,
+        )
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def bench_memory(table: Table, stack: Stack, label: str) -> None:
+    pool = stack.pool("long")
+    rss = [process.memory_info().rss for process in pool]
+    main = psutil.Process(stack.processes["long"].pid).memory_info().rss
+    table.row(f"{label}: worker main process", f"{main / 2**20:.0f} MiB")
+    table.row(
+        f"{label}: pool process, largest / smallest",
+        f"{max(rss) / 2**20:.0f} / {min(rss) / 2**20:.0f} MiB",
+    )
+    table.row(
+        f"{label}: whole worker ({len(pool)} + 1 processes)", f"{(main + sum(rss)) / 2**20:.0f} MiB"
+    )
+
+
+@contextmanager
+def bench_stack() -> Iterator[tuple[Stack, Client]]:
+    shutil.rmtree(STATE_DIR, ignore_errors=True)
+    STATE_DIR.mkdir(parents=True)
+    os.environ.update(
+        CALCQUEUE_STATE_DIR=str(STATE_DIR),
+        DJANGO_SETTINGS_MODULE="config.settings",
+        DEBUG="false",
+        CALCQUEUE_MAX_N="fibonacci=100000000",
+    )
+    with ExitStack() as stack:
+        from devstack.embedded_redis import EmbeddedRedis
+
+        if not os.environ.get("REDIS_URL"):
+            os.environ["REDIS_URL"] = stack.enter_context(EmbeddedRedis(STATE_DIR / "redis")).url
+        os.environ["BENCH_NOOP_BROKER_URL"] = os.environ["REDIS_URL"]
+        import django
+
+        django.setup()
+        logging.getLogger("httpx").setLevel(logging.WARNING)
+        from django.core.management import call_command
+
+        call_command("migrate", verbosity=0)
+        from calculations.models import Calculation
+
+        Calculation.objects.all().delete()
+        system = Stack(dict(os.environ), _free_port())
+        stack.callback(system.stop)
+        yield system.start(), Client(system.url)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="smaller inputs, about a minute")
+    quick = parser.parse_args().quick
+    with bench_stack() as (stack, client):
+        table = Table()
+        table.section("6. Memory (RSS of the long-work worker)")
+        bench_memory(table, stack, "idle")
+        bench_maths(table, client, [5, 6, 7] if quick else [5, 6, 7, 8])
+        table.section("6. Memory, after the maths")
+        bench_memory(table, stack, "after F(10^8)" if not quick else "after F(10^7)")
+        bench_demo(table, client)
+        bench_throughput(table, stack, client, 2_000 if quick else 10_000)
+        bench_latency(table, stack, client, 100 if quick else 500)
+        bench_pages(table, client, 100_000 if quick else 1_000_000)
+
+
+if __name__ == "__main__":
+    main()
