@@ -48,3 +48,6 @@ class Equation:
     # About how many decimal digits the output of n has.
     estimate_digits: Callable[[int], int]
     min_n: int = 0
+    # A faster way to the same value when nobody follows progress (short work), if a library
+    # has one: progress reporting costs a few percent, which short work cannot hide.
+    compute_unobserved: Callable[[int], gmpy2.mpz] | None = None

@@ -90,6 +90,7 @@ EQUATION = register(
         label="Factorial n!",
         description="n! = 1 × 2 × … × n, exact (0! = 1).",
         compute=factorial,
+        compute_unobserved=gmpy2.fac,
         default_max_n=3_000_000,
         estimate_seconds=estimate_seconds,
         estimate_digits=estimate_digits,

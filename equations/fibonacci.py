@@ -76,6 +76,7 @@ EQUATION = register(
         label="Fibonacci number F(n)",
         description="The n-th Fibonacci number, exact: F(0) = 0, F(1) = F(2) = 1.",
         compute=fibonacci,
+        compute_unobserved=gmpy2.fib,
         default_max_n=10_000_000,
         estimate_seconds=estimate_seconds,
         estimate_digits=estimate_digits,

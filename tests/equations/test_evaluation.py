@@ -49,3 +49,19 @@ def test_evaluate_stops_in_the_conversion_when_progress_cancels():
     with pytest.raises(CalculationCancelled):
         evaluate(fibonacci, 2_000_000, progress)
     assert len(progress.fractions) == 40
+
+
+@pytest.mark.parametrize(
+    ("key", "n"),
+    [
+        ("fibonacci", 200_000),
+        ("factorial", 20_000),
+        ("nth_prime", 1_000_000),
+        ("pi_digits", 20_000),
+    ],
+)
+def test_evaluate_without_progress_gives_the_digits_of_the_observed_computation(key, n):
+    equation = registry.get(key)
+    followed = []
+    assert evaluate(equation, n) == evaluate(equation, n, followed.append)
+    assert followed, "the observed computation reported no progress"
