@@ -65,6 +65,7 @@ def start_worker(
     log_dir: Path,
     concurrency: int = 12,
     extra_env: dict[str, str] | None = None,
+    queues: list[str] | None = None,
 ) -> WorkerProcess:
     """Start a real `celery worker` process on the test database and wait until it answers."""
     hostname = f"test-{uuid.uuid4().hex[:8]}@%h"
@@ -91,6 +92,7 @@ def start_worker(
                 hostname,
                 "--without-mingle",
                 "--without-gossip",
+                *(["--queues", ",".join(queues)] if queues else []),
             ],
             cwd=BASE_DIR,
             env=env,

@@ -179,10 +179,11 @@ class DrillStack:
         self.http.get("/")
         return self
 
-    def start_worker(self, concurrency: int = 4) -> WorkerProcess:
+    def start_worker(self, concurrency: int = 4, queues: list[str] | None = None) -> WorkerProcess:
         worker = start_worker(
             log_dir=self.log_dir,
             concurrency=concurrency,
+            queues=queues,
             extra_env={k: v for k, v in self.env.items() if k.startswith("CALCQUEUE_")}
             | {"REDIS_URL": self.broker.url},
         )
