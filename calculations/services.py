@@ -284,13 +284,14 @@ def calculations_run_chunk(*, calculation_ids: Sequence[str], claimant: Claimant
             worker=claimant.name,
         ).order_by("created_at")
     )
-    claimed_ids = {str(calculation.pk) for calculation in claimed}
-    for calculation_id in (
-        Calculation.objects.filter(pk__in=set(map(str, calculation_ids)) - claimed_ids)
-        .exclude(status__in=Calculation.FINAL_STATUSES)
-        .values_list("pk", flat=True)
-    ):
-        calculation_run(calculation_id=calculation_id, claimant=claimant)
+    unclaimed = set(map(str, calculation_ids)) - {str(calculation.pk) for calculation in claimed}
+    if unclaimed:
+        for calculation_id in (
+            Calculation.objects.filter(pk__in=unclaimed)
+            .exclude(status__in=Calculation.FINAL_STATUSES)
+            .values_list("pk", flat=True)
+        ):
+            calculation_run(calculation_id=calculation_id, claimant=claimant)
 
     finished: list[Calculation] = []
     durations: dict[uuid.UUID, float] = {}
