@@ -58,6 +58,9 @@ class Calculation(models.Model):
             models.Index(fields=["status", "created_at"], name="calculation_status_age"),
             models.Index(fields=["status", "enqueued_at"], name="calculation_status_enqueued"),
             models.Index(fields=["status", "lease_expires_at"], name="calculation_status_lease"),
+            models.Index(
+                fields=["equation", "-created_at", "-id"], name="calculation_equation_newest"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -113,3 +116,18 @@ class CalculationOutput(models.Model):
 
     def __str__(self) -> str:
         return f"output of {self.calculation_id}"
+
+
+class IdempotencyKey(models.Model):
+    """The first response to an API request sent with an Idempotency-Key header, replayed to
+    every retry of the same request (same method, path and body) until it expires."""
+
+    key = models.CharField(max_length=255, unique=True)
+    fingerprint = models.CharField(max_length=64)  # SHA-256 of method, path and body
+    response_status = models.PositiveSmallIntegerField(null=True)  # None while in progress
+    response_body = models.TextField(blank=True)
+    response_location = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    def __str__(self) -> str:
+        return self.key

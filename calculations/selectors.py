@@ -2,6 +2,7 @@
 
 import base64
 import binascii
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -43,9 +44,20 @@ def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
         raise InvalidCursorError(f"invalid cursor {cursor!r}") from error
 
 
-def calculation_page(*, after: str | None = None, size: int) -> CalculationPage:
-    """Newest first, `size` rows after the cursor (keyset pagination: no OFFSET, no COUNT)."""
+def calculation_page(
+    *,
+    after: str | None = None,
+    size: int,
+    status: str | None = None,
+    equation: str | None = None,
+) -> CalculationPage:
+    """Newest first, `size` rows after the cursor (keyset pagination: no OFFSET, no COUNT),
+    optionally of one status or one equation (each served by an index)."""
     queryset = Calculation.objects.order_by("-created_at", "-id")
+    if status:
+        queryset = queryset.filter(status=status)
+    if equation:
+        queryset = queryset.filter(equation=equation)
     if after:
         created_at, calculation_id = _decode_cursor(after)
         queryset = queryset.filter(
@@ -58,6 +70,28 @@ def calculation_page(*, after: str | None = None, size: int) -> CalculationPage:
 
 def calculation_get(*, calculation_id: uuid.UUID) -> Calculation:
     return Calculation.objects.get(pk=calculation_id)
+
+
+def calculation_wait(
+    *, calculation_id: uuid.UUID, timeout: float, poll: float = 0.05
+) -> Calculation:
+    """The calculation as soon as it is final, or as it is when `timeout` seconds have passed."""
+    deadline = time.monotonic() + timeout
+    calculation = calculation_get(calculation_id=calculation_id)
+    while not calculation.is_final and time.monotonic() < deadline:
+        time.sleep(min(poll, max(deadline - time.monotonic(), 0)))
+        calculation = calculation_get(calculation_id=calculation_id)
+    return calculation
+
+
+def calculation_output_head(*, calculation_id: uuid.UUID, length: int) -> str:
+    """The first `length` digits of the output, cut by the database."""
+    return (
+        CalculationOutput.objects.filter(calculation_id=calculation_id)
+        .annotate(head=Substr("digits", 1, length))
+        .values_list("head", flat=True)
+        .get()
+    )
 
 
 def calculation_output_excerpt(

@@ -63,17 +63,28 @@ def calculations_submit(
     """
     spec = validation.equation_for(equation)
     validation.validate_inputs(spec, inputs)
+    return _create([(spec.key, n) for n in inputs], retry_of=retry_of)
+
+
+def calculations_submit_items(*, items: Sequence[tuple[str, int]]) -> list[Calculation]:
+    """Create a PENDING calculation per (equation, n), of any equations, all or nothing
+    (ValidationError names the item at fault), and enqueue them after commit."""
+    validation.validate_items(items, max_batch=settings.CALCQUEUE_API_MAX_BATCH)
+    return _create([(validation.equation_for(key).key, n) for key, n in items])
+
+
+def _create(items: Sequence[tuple[str, int]], retry_of: Calculation | None = None):
     now = timezone.now()
-    # One microsecond apart, so that a batch lists in the order it was typed.
+    # One microsecond apart, so that a batch lists in the order it was given.
     calculations = [
         Calculation(
-            equation=spec.key,
+            equation=equation,
             n=n,
             created_at=now + timedelta(microseconds=index),
             enqueued_at=now,
             retry_of=retry_of,
         )
-        for index, n in enumerate(inputs)
+        for index, (equation, n) in enumerate(items)
     ]
     with transaction.atomic():
         Calculation.objects.bulk_create(calculations)
@@ -488,6 +499,19 @@ def calculation_retry(*, calculation_id: uuid.UUID | str) -> Calculation:
         equation=original.equation, inputs=[original.n], retry_of=original
     )
     return retry
+
+
+def calculation_delete(*, calculation_id: uuid.UUID | str) -> None:
+    """Delete a calculation and its output; raises Calculation.DoesNotExist.
+
+    A RUNNING computation notices at its next progress check (its claim matches no row) and
+    stops; a result that arrives later matches no row and is dropped.
+    """
+    with transaction.atomic():
+        calculation = Calculation.objects.select_for_update().get(pk=calculation_id)
+        CalculationOutput.objects.filter(calculation_id=calculation.pk).delete()
+        Calculation.objects.filter(retry_of=calculation.pk).update(retry_of=None)
+        calculation.delete()
 
 
 # --- Sweeping --------------------------------------------------------------------------------

@@ -38,3 +38,29 @@ def validate_inputs(equation: Equation, inputs: Sequence[int]) -> None:
             f"{equation.label} takes n from {low:,} to {high:,}; out of range: {shown}.",
             code="out_of_range",
         )
+
+
+def validate_items(items: Sequence[tuple[str, int]], *, max_batch: int) -> None:
+    """Raise ValidationError for a list of (equation, n) requests: too few or too many (code
+    "empty" / "too_many"), or a dict of messages keyed by the field at fault, like
+    "items[3].n"."""
+    if not items:
+        raise ValidationError("Give at least one calculation.", code="empty")
+    if len(items) > max_batch:
+        raise ValidationError(
+            f"At most {max_batch} calculations at once; you sent {len(items)}.", code="too_many"
+        )
+    errors: dict[str, list[str]] = {}
+    for index, (key, n) in enumerate(items):
+        try:
+            equation = equation_for(key)
+        except ValidationError as error:
+            errors[f"items[{index}].equation"] = error.messages
+            continue
+        low, high = equation.min_n, max_n_for(equation)
+        if not low <= n <= high:
+            errors[f"items[{index}].n"] = [
+                f"{equation.label} takes n from {low:,} to {high:,}; got {n:,}."
+            ]
+    if errors:
+        raise ValidationError(errors)

@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django_htmx",
+    "ninja",
     "calculations",
 ]
 
@@ -68,6 +69,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "calculations.api.middleware.ProblemDetailsMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -205,6 +207,11 @@ CALCQUEUE_MAX_N = {
     key: int(value) for key, value in env.dict("CALCQUEUE_MAX_N", default={}).items()
 }
 CALCQUEUE_MAX_BATCH = env.int("CALCQUEUE_MAX_BATCH", default=100)
+# The JSON API: calculations per request, digits of output inline in a response, and how long
+# an Idempotency-Key is remembered.
+CALCQUEUE_API_MAX_BATCH = env.int("CALCQUEUE_API_MAX_BATCH", default=1000)
+CALCQUEUE_API_OUTPUT_DIGITS = env.int("CALCQUEUE_API_OUTPUT_DIGITS", default=10_000)
+CALCQUEUE_IDEMPOTENCY_TTL_SECONDS = env.int("CALCQUEUE_IDEMPOTENCY_TTL_SECONDS", default=86_400)
 CALCQUEUE_PAGE_SIZE = env.int("CALCQUEUE_PAGE_SIZE", default=25)
 
 # --- Web ----------------------------------------------------------------------------------

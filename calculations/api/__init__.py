@@ -1,0 +1,1 @@
+"""The JSON API under /api/ (django-ninja): schemas, problem-details errors, endpoints."""

@@ -1,0 +1,300 @@
+"""The endpoints: each translates HTTP to a call of services.py or selectors.py and back."""
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.urls import reverse
+from ninja import Body, Header, NinjaAPI, Query, Status
+from ninja.errors import HttpError
+from ninja.errors import ValidationError as RequestValidationError
+from ninja.renderers import JSONRenderer
+from ninja.responses import NinjaJSONEncoder
+from pydantic import Field
+
+from calculations import idempotency, selectors, services
+from calculations.api.problems import field_name, problem_response
+from calculations.api.schemas import (
+    BatchOut,
+    CalculationIn,
+    CalculationOut,
+    CalculationPageOut,
+    EquationOut,
+    Problem,
+    StatusName,
+    SubmitIn,
+    calculation_out,
+)
+from calculations.models import Calculation
+from calculations.validation import max_n_for
+from equations import registry
+
+
+class _Encoder(NinjaJSONEncoder):
+    """Timestamps to the microsecond, as stored (Django's encoder cuts them to milliseconds)."""
+
+    def default(self, o):
+        if isinstance(o, datetime):
+            return o.isoformat().replace("+00:00", "Z")
+        return super().default(o)
+
+
+class _Renderer(JSONRenderer):
+    encoder_class = _Encoder
+
+
+api = NinjaAPI(
+    renderer=_Renderer(),
+    title="calcqueue",
+    version="1",
+    description="Long calculations computed in the background. Errors are RFC 9457 problem "
+    "details (application/problem+json).",
+    urls_namespace="api",
+)
+PAGE_SIZE_MAX = 100
+WAIT_SECONDS_MAX = 30
+ERRORS = {400: Problem, 404: Problem, 409: Problem, 413: Problem, 415: Problem, 422: Problem}
+
+
+# --- Errors ----------------------------------------------------------------------------------
+
+
+@api.exception_handler(RequestValidationError)
+def _invalid_request(request: HttpRequest, error: RequestValidationError) -> HttpResponse:
+    errors = [{"field": field_name(e["loc"]), "message": e["msg"]} for e in error.errors]
+    return problem_response(422, "The request is not valid: see errors.", errors=errors)
+
+
+@api.exception_handler(ValidationError)
+def _refused_input(request: HttpRequest, error: ValidationError) -> HttpResponse:
+    if not hasattr(error, "error_dict"):
+        status = 413 if error.code == "too_many" else 422
+        return problem_response(status, " ".join(error.messages))
+    errors = [
+        {"field": field, "message": message}
+        for field, messages in error.message_dict.items()
+        for message in messages
+    ]
+    return problem_response(422, "Some calculations cannot be accepted: see errors.", errors=errors)
+
+
+@api.exception_handler(HttpError)
+def _http_error(request: HttpRequest, error: HttpError) -> HttpResponse:
+    return problem_response(error.status_code, error.message)
+
+
+@api.exception_handler(Http404)
+@api.exception_handler(Calculation.DoesNotExist)
+def _not_found(request: HttpRequest, error: Exception) -> HttpResponse:
+    return problem_response(404, "No calculation with this id.")
+
+
+@api.exception_handler(services.CalculationStateError)
+def _wrong_state(request: HttpRequest, error: services.CalculationStateError) -> HttpResponse:
+    return problem_response(409, str(error))
+
+
+@api.exception_handler(idempotency.IdempotencyKeyReused)
+def _key_reused(request: HttpRequest, error: idempotency.IdempotencyKeyReused) -> HttpResponse:
+    return problem_response(
+        422,
+        "This Idempotency-Key was first used for a different request; use a new key.",
+        errors=[{"field": "Idempotency-Key", "message": "already used for another request"}],
+    )
+
+
+# --- Endpoints -------------------------------------------------------------------------------
+
+
+@api.get("/equations", response=list[EquationOut], tags=["equations"])
+def equation_list(request: HttpRequest):
+    """The equations calcqueue computes, with the inputs each accepts."""
+    return [
+        {
+            "key": equation.key,
+            "label": equation.label,
+            "description": equation.description,
+            "min_n": equation.min_n,
+            "max_n": max_n_for(equation),
+        }
+        for equation in registry.all_equations()
+    ]
+
+
+@api.post(
+    "/calculations",
+    response={202: CalculationOut | BatchOut, **ERRORS},
+    tags=["calculations"],
+    url_name="calculation_submit",
+)
+def calculation_submit(
+    request: HttpRequest,
+    payload: Annotated[SubmitIn, Body()],
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)] = None,
+):
+    """Submit one calculation (`{"equation": "fibonacci", "n": 39}`) or several
+    (`{"items": [...]}`, up to CALCQUEUE_API_MAX_BATCH): 202 with the PENDING calculations.
+    All or nothing. With an Idempotency-Key, a retry of the same request returns the first
+    response and creates nothing."""
+
+    def produce() -> idempotency.StoredResponse:
+        if isinstance(payload, CalculationIn):
+            try:
+                (created,) = services.calculations_submit_items(
+                    items=[(payload.equation, payload.n)]
+                )
+            except ValidationError as error:
+                raise _single_item_fields(error) from None
+            body = CalculationOut.model_validate(calculation_out(created, output=None))
+            location = reverse("api:calculation_get", kwargs={"calculation_id": created.id})
+            return idempotency.StoredResponse(202, body.model_dump_json(), location)
+        created = services.calculations_submit_items(
+            items=[(item.equation, item.n) for item in payload.items]
+        )
+        body = BatchOut.model_validate(
+            {"items": [calculation_out(c, output=None) for c in created]}
+        )
+        return idempotency.StoredResponse(202, body.model_dump_json())
+
+    if idempotency_key is None:
+        stored = produce()
+    else:
+        stored = idempotency.idempotent_response(
+            key=idempotency_key,
+            fingerprint=idempotency.request_fingerprint(
+                method=request.method, path=request.path, canonical_body=payload.model_dump_json()
+            ),
+            produce=produce,
+        )
+    response = HttpResponse(stored.body, status=stored.status, content_type="application/json")
+    if stored.location:
+        response["Location"] = stored.location
+    return response
+
+
+def _single_item_fields(error: ValidationError) -> ValidationError:
+    """Name the fields of a single submission as it was sent ("n", not "items[0].n")."""
+    if not hasattr(error, "error_dict"):
+        return error
+    return ValidationError(
+        {
+            field.removeprefix("items[0]."): messages
+            for field, messages in error.message_dict.items()
+        }
+    )
+
+
+@api.get(
+    "/calculations",
+    response={200: CalculationPageOut, **ERRORS},
+    tags=["calculations"],
+    url_name="calculation_list",
+)
+def calculation_list(
+    request: HttpRequest,
+    status: StatusName | None = None,
+    equation: Annotated[str | None, Query(max_length=64)] = None,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Field(ge=1, le=PAGE_SIZE_MAX)] = 25,
+):
+    """Calculations, newest first, `limit` per page; follow `next_cursor` for older ones.
+    The output of each is inline up to 60 digits, else its first 24."""
+    if equation is not None:
+        try:
+            registry.get(equation)
+        except registry.UnknownEquationError as error:
+            raise HttpError(422, str(error)) from None
+    try:
+        page = selectors.calculation_page(
+            after=cursor, size=limit, status=status, equation=equation
+        )
+    except selectors.InvalidCursorError:
+        raise HttpError(400, "The cursor is not one this API gave out.") from None
+    return {
+        "items": [calculation_out(c, output=c.output_head) for c in page.calculations],
+        "next_cursor": page.next_cursor,
+    }
+
+
+@api.get(
+    "/calculations/{calculation_id}",
+    response={200: CalculationOut, **ERRORS},
+    tags=["calculations"],
+    url_name="calculation_get",
+)
+def calculation_get(
+    request: HttpRequest,
+    calculation_id: uuid.UUID,
+    wait: Annotated[float, Field(ge=0, le=WAIT_SECONDS_MAX)] = 0,
+):
+    """Every field of a calculation. The output is inline up to CALCQUEUE_API_OUTPUT_DIGITS
+    (10,000) digits, else its first digits with output_truncated and a link to all of them.
+    `?wait=N` (N ≤ 30 s) answers as soon as the calculation is final, or after N seconds."""
+    calculation = selectors.calculation_wait(calculation_id=calculation_id, timeout=wait)
+    output = None
+    if calculation.status == Calculation.Status.SUCCESS:
+        output = selectors.calculation_output_head(
+            calculation_id=calculation.id,
+            length=min(calculation.output_digits, settings.CALCQUEUE_API_OUTPUT_DIGITS),
+        )
+    return calculation_out(calculation, output=output)
+
+
+@api.get(
+    "/calculations/{calculation_id}/output",
+    response={200: str, **ERRORS},
+    tags=["calculations"],
+    openapi_extra={"responses": {200: {"content": {"text/plain": {"schema": {"type": "string"}}}}}},
+)
+def calculation_output(request: HttpRequest, calculation_id: uuid.UUID):
+    """The exact decimal digits, as text/plain, streamed: any size."""
+    calculation = selectors.calculation_get(calculation_id=calculation_id)
+    if calculation.status != Calculation.Status.SUCCESS:
+        raise HttpError(409, f"This calculation has no output: it is {calculation.status}.")
+    response = StreamingHttpResponse(
+        selectors.calculation_output_chunks(
+            calculation_id=calculation.id, length=calculation.output_digits
+        ),
+        content_type="text/plain; charset=us-ascii",
+    )
+    response["Content-Length"] = str(calculation.output_digits)
+    return response
+
+
+@api.post(
+    "/calculations/{calculation_id}/cancel",
+    response={200: CalculationOut, **ERRORS},
+    tags=["calculations"],
+)
+def calculation_cancel(request: HttpRequest, calculation_id: uuid.UUID):
+    """Cancel: a PENDING calculation at once, a RUNNING one within about a second (its
+    status turns CANCELLED then). 409 if it had already finished otherwise."""
+    calculation = services.calculation_cancel(calculation_id=calculation_id)
+    if calculation.is_final and calculation.status != Calculation.Status.CANCELLED:
+        raise HttpError(409, f"This calculation already finished: {calculation.status}.")
+    return calculation_out(calculation, output=None)
+
+
+@api.post(
+    "/calculations/{calculation_id}/retry",
+    response={202: CalculationOut, **ERRORS},
+    tags=["calculations"],
+)
+def calculation_retry(request: HttpRequest, calculation_id: uuid.UUID):
+    """Submit an ERROR or CANCELLED calculation again, as a new calculation linked to it by
+    retry_of. 409 for any other status."""
+    retry = services.calculation_retry(calculation_id=calculation_id)
+    body = CalculationOut.model_validate(calculation_out(retry, output=None)).model_dump_json()
+    response = HttpResponse(body, status=202, content_type="application/json")
+    response["Location"] = reverse("api:calculation_get", kwargs={"calculation_id": retry.id})
+    return response
+
+
+@api.delete("/calculations/{calculation_id}", response={204: None, **ERRORS}, tags=["calculations"])
+def calculation_delete(request: HttpRequest, calculation_id: uuid.UUID):
+    """Delete a calculation and its output; a RUNNING one stops at its next progress check."""
+    services.calculation_delete(calculation_id=calculation_id)
+    return Status(204, None)
