@@ -96,16 +96,33 @@ def main() -> int:
                 # Long work runs at a lower CPU priority than short work, on its own processes.
                 Child(
                     "worker",
-                    [*celery, "worker", "-l", "INFO", "-n", f"calcqueue@{host}"]
-                    + ["-Q", settings.CALCQUEUE_LONG_QUEUE],
+                    [
+                        *celery,
+                        "worker",
+                        "-l",
+                        "INFO",
+                        "-n",
+                        f"calcqueue@{host}",
+                        "-Q",
+                        settings.CALCQUEUE_LONG_QUEUE,
+                    ],
                     {**env, "CALCQUEUE_WORKER_NICE": env.get("CALCQUEUE_WORKER_NICE", "10")},
                     WORKER_STOP_GRACE_SECONDS,
                 ),
                 Child(
                     "short-worker",
-                    [*celery, "worker", "-l", "INFO", "-n", f"short@{host}"]
-                    + ["-Q", settings.CALCQUEUE_SHORT_QUEUE]
-                    + ["-c", str(settings.CALCQUEUE_SHORT_WORKER_CONCURRENCY)],
+                    [
+                        *celery,
+                        "worker",
+                        "-l",
+                        "INFO",
+                        "-n",
+                        f"short@{host}",
+                        "-Q",
+                        settings.CALCQUEUE_SHORT_QUEUE,
+                        "-c",
+                        str(settings.CALCQUEUE_SHORT_WORKER_CONCURRENCY),
+                    ],
                     env,
                     WORKER_STOP_GRACE_SECONDS,
                 ),

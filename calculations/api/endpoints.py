@@ -46,7 +46,21 @@ class _Renderer(JSONRenderer):
     encoder_class = _Encoder
 
 
-api = NinjaAPI(
+class _API(NinjaAPI):
+    def get_openapi_schema(self, *args, **kwargs):
+        """Document errors as what they are: application/problem+json."""
+        schema = super().get_openapi_schema(*args, **kwargs)
+        for operations in schema["paths"].values():
+            for operation in operations.values():
+                for status, response in operation.get("responses", {}).items():
+                    if int(status) >= 400 and "application/json" in response.get("content", {}):
+                        response["content"] = {
+                            "application/problem+json": response["content"]["application/json"]
+                        }
+        return schema
+
+
+api = _API(
     renderer=_Renderer(),
     title="calcqueue",
     version="1",
