@@ -7,7 +7,7 @@ import kombu.exceptions
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
-from calculations import services
+from calculations import idempotency, services
 from calculations.claims import Claimant
 
 # Lost database or broker connections (and SQLite busy beyond its timeout) pass; maths
@@ -60,3 +60,8 @@ def run_calculation_chunk(self, calculation_ids: list[str]) -> None:
 @shared_task(name="calculations.sweep", ignore_result=True)
 def sweep() -> None:
     services.calculations_sweep()
+
+
+@shared_task(name="calculations.purge_idempotency_keys", ignore_result=True)
+def purge_idempotency_keys() -> None:
+    idempotency.idempotency_keys_purge()

@@ -198,6 +198,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": CALCQUEUE_SWEEP_INTERVAL_SECONDS,
         "options": {"expires": CALCQUEUE_SWEEP_INTERVAL_SECONDS},
     },
+    "purge-idempotency-keys": {
+        "task": "calculations.purge_idempotency_keys",
+        "schedule": 3600,
+        "options": {"expires": 3600},
+    },
 }
 
 # --- Calculations ---------------------------------------------------------------------------

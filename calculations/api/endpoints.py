@@ -173,13 +173,18 @@ def calculation_submit(
         )
         return idempotency.StoredResponse(202, body.model_dump_json())
 
-    if idempotency_key is None:
+    return _respond_once(request, idempotency_key, payload.model_dump_json(), produce)
+
+
+def _respond_once(request, key: str | None, canonical_body: str, produce) -> HttpResponse:
+    """Produce the response, or with an Idempotency-Key replay the one first produced."""
+    if key is None:
         stored = produce()
     else:
         stored = idempotency.idempotent_response(
-            key=idempotency_key,
+            key=key,
             fingerprint=idempotency.request_fingerprint(
-                method=request.method, path=request.path, canonical_body=payload.model_dump_json()
+                method=request.method, path=request.path, canonical_body=canonical_body
             ),
             produce=produce,
         )
@@ -297,14 +302,22 @@ def calculation_cancel(request: HttpRequest, calculation_id: uuid.UUID):
     response={202: CalculationOut, **ERRORS},
     tags=["calculations"],
 )
-def calculation_retry(request: HttpRequest, calculation_id: uuid.UUID):
+def calculation_retry(
+    request: HttpRequest,
+    calculation_id: uuid.UUID,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)] = None,
+):
     """Submit an ERROR or CANCELLED calculation again, as a new calculation linked to it by
-    retry_of. 409 for any other status."""
-    retry = services.calculation_retry(calculation_id=calculation_id)
-    body = CalculationOut.model_validate(calculation_out(retry, output=None)).model_dump_json()
-    response = HttpResponse(body, status=202, content_type="application/json")
-    response["Location"] = reverse("api:calculation_get", kwargs={"calculation_id": retry.id})
-    return response
+    retry_of. 409 for any other status. With an Idempotency-Key, one retry however often
+    the request is sent."""
+
+    def produce() -> idempotency.StoredResponse:
+        retry = services.calculation_retry(calculation_id=calculation_id)
+        body = CalculationOut.model_validate(calculation_out(retry, output=None))
+        location = reverse("api:calculation_get", kwargs={"calculation_id": retry.id})
+        return idempotency.StoredResponse(202, body.model_dump_json(), location)
+
+    return _respond_once(request, idempotency_key, "", produce)
 
 
 @api.delete("/calculations/{calculation_id}", response={204: None, **ERRORS}, tags=["calculations"])

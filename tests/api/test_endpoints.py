@@ -341,3 +341,30 @@ def test_openapi_schema_and_docs_work_offline(client):
     docs = client.get("/api/docs").content.decode()
     assert "/static/ninja/swagger-ui-bundle.js" in docs
     assert "cdn" not in docs.lower() and "https://" not in docs
+
+
+def test_retry_with_an_idempotency_key_retries_once(client, enqueued):
+    failed = make_finished(S.ERROR, n=12)
+    url = f"/api/calculations/{failed.pk}/retry"
+    first = client.post(url, content_type="application/json", headers={"Idempotency-Key": "r"})
+    again = client.post(url, content_type="application/json", headers={"Idempotency-Key": "r"})
+    assert first.json() == again.json() and first["Location"] == again["Location"]
+    assert Calculation.objects.filter(retry_of=failed).count() == 1
+
+
+def test_expired_idempotency_keys_are_purged(client, enqueued, settings):
+    from calculations.idempotency import idempotency_keys_purge
+
+    settings.CALCQUEUE_IDEMPOTENCY_TTL_SECONDS = 60
+    for key in ("old", "new"):
+        post(
+            client,
+            "/api/calculations",
+            {"equation": "fibonacci", "n": 5},
+            **{"Idempotency-Key": key},
+        )
+    IdempotencyKey.objects.filter(key="old").update(
+        created_at=timezone.now() - timedelta(seconds=61)
+    )
+    assert idempotency_keys_purge() == 1
+    assert list(IdempotencyKey.objects.values_list("key", flat=True)) == ["new"]
