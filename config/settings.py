@@ -133,6 +133,11 @@ CALCQUEUE_LONG_QUEUE = "calculations"
 CALCQUEUE_SHORT_QUEUE = "calculations.short"
 CELERY_TASK_DEFAULT_QUEUE = CALCQUEUE_LONG_QUEUE
 CELERY_TASK_QUEUES = [Queue(CALCQUEUE_LONG_QUEUE), Queue(CALCQUEUE_SHORT_QUEUE)]
+# Housekeeping is short and must not wait behind long calculations.
+CELERY_TASK_ROUTES = {
+    "calculations.sweep": {"queue": CALCQUEUE_SHORT_QUEUE},
+    "calculations.purge_idempotency_keys": {"queue": CALCQUEUE_SHORT_QUEUE},
+}
 # Estimated seconds of work below which a calculation is short; short calculations travel up
 # to CALCQUEUE_CHUNK_SIZE per message (and at most about this much work per message).
 CALCQUEUE_SHORT_WORK_SECONDS = env.float("CALCQUEUE_SHORT_WORK_SECONDS", default=0.05)
