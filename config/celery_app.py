@@ -1,7 +1,7 @@
 import os
 
 from celery import Celery
-from celery.signals import worker_process_init
+from celery.signals import task_postrun, task_prerun, worker_process_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -19,3 +19,13 @@ def lower_pool_priority(**kwargs) -> None:
 
     if settings.CALCQUEUE_WORKER_NICE:
         os.nice(settings.CALCQUEUE_WORKER_NICE)
+
+
+@task_prerun.connect
+@task_postrun.connect
+def close_old_database_connections(**kwargs) -> None:
+    """Drop connections that are broken or older than CONN_MAX_AGE around each task, as
+    Django does around each request, and keep the others for the next task."""
+    from django.db import close_old_connections
+
+    close_old_connections()
