@@ -274,27 +274,22 @@ def calculations_run_chunk(*, calculation_ids: Sequence[str], claimant: Claimant
     goes through calculation_run on its own.
     """
     now = timezone.now()
-    Calculation.objects.filter(
-        pk__in=calculation_ids,
-        status=Calculation.Status.PENDING,
-        attempts__lt=settings.CALCQUEUE_MAX_ATTEMPTS,
-    ).update(
-        status=Calculation.Status.RUNNING,
-        started_at=now,
-        finished_at=None,
-        worker=claimant.name,
-        attempts=F("attempts") + 1,
-        lease_expires_at=now + timedelta(seconds=settings.CALCQUEUE_LEASE_SECONDS),
-        progress=None,
+    claimed = bulk.update_returning(
+        Calculation,
+        pks=calculation_ids,
+        where={"status": Calculation.Status.PENDING},
+        below={"attempts": settings.CALCQUEUE_MAX_ATTEMPTS},
+        assignments={
+            "status": Calculation.Status.RUNNING,
+            "started_at": now,
+            "finished_at": None,
+            "worker": claimant.name,
+            "lease_expires_at": now + timedelta(seconds=settings.CALCQUEUE_LEASE_SECONDS),
+            "progress": None,
+        },
+        increments=["attempts"],
     )
-    claimed = list(
-        Calculation.objects.filter(
-            pk__in=calculation_ids,
-            status=Calculation.Status.RUNNING,
-            started_at=now,
-            worker=claimant.name,
-        ).order_by("created_at")
-    )
+    claimed.sort(key=lambda calculation: calculation.created_at)
     unclaimed = set(map(str, calculation_ids)) - {str(calculation.pk) for calculation in claimed}
     if unclaimed:
         for calculation_id in (

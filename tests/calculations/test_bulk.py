@@ -72,3 +72,32 @@ def test_update_rows_writes_only_the_named_fields():
         (S.PENDING, "", "before"),
         (S.PENDING, "", "before"),
     ]
+
+
+def test_update_returning_changes_and_returns_only_the_matching_rows():
+    pending = make_calculation(n=1, attempts=1)
+    exhausted = make_calculation(n=2, attempts=3)
+    running = make_calculation(n=3, status=S.RUNNING, worker="other")
+    elsewhere = make_calculation(n=4)
+    started = timezone.now()
+
+    with transaction.atomic():
+        returned = bulk.update_returning(
+            Calculation,
+            pks=[pending.pk, exhausted.pk, running.pk],
+            where={"status": S.PENDING},
+            below={"attempts": 3},
+            assignments={"status": S.RUNNING, "started_at": started, "worker": "mine"},
+            increments=["attempts"],
+        )
+
+    assert [(row.pk, row.status, row.started_at, row.worker, row.attempts) for row in returned] == [
+        (pending.pk, S.RUNNING, started, "mine", 2)
+    ]
+    assert _fields(returned[0]) == model_to_dict(returned[0]) | {"id": pending.pk}
+    for untouched in (exhausted, running, elsewhere):
+        assert _fields(untouched) == model_to_dict(untouched) | {"id": untouched.pk}
+
+
+def test_update_returning_with_no_keys_returns_nothing():
+    assert bulk.update_returning(Calculation, pks=[], where={}, assignments={"n": 1}) == []
