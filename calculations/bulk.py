@@ -11,6 +11,23 @@ from collections.abc import Sequence
 from django.db import models, transaction
 
 
+def _prepared_values(rows, fields, connection, *, adding: bool) -> list[list]:
+    """Each row's values of `fields`, converted for the database. Most fields of a batch
+    hold the same few values (a status, None, a shared timestamp): each distinct value is
+    converted once."""
+    converted: list[dict] = [{} for _ in fields]
+    values = []
+    for row in rows:
+        prepared = []
+        for field, seen in zip(fields, converted, strict=True):
+            value = field.pre_save(row, add=adding)
+            if value not in seen:
+                seen[value] = field.get_db_prep_save(value, connection)
+            prepared.append(seen[value])
+        values.append(prepared)
+    return values
+
+
 def insert_rows(rows: Sequence[models.Model]) -> None:
     """INSERT new instances of one model, every concrete field given (no database defaults)."""
     if not rows:
@@ -20,18 +37,7 @@ def insert_rows(rows: Sequence[models.Model]) -> None:
     quote = connection.ops.quote_name
     columns = ", ".join(quote(field.column) for field in fields)
     placeholders = ", ".join(["%s"] * len(fields))
-    # Most fields of a batch hold the same few values (a status, None, a shared timestamp):
-    # each distinct value is converted once.
-    converted: list[dict] = [{} for _ in fields]
-    values = []
-    for row in rows:
-        prepared = []
-        for field, seen in zip(fields, converted, strict=True):
-            value = field.pre_save(row, add=True)
-            if value not in seen:
-                seen[value] = field.get_db_prep_save(value, connection)
-            prepared.append(seen[value])
-        values.append(prepared)
+    values = _prepared_values(rows, fields, connection, adding=True)
     with connection.cursor() as cursor:
         cursor.executemany(
             f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({placeholders})", values
@@ -48,17 +54,11 @@ def update_rows(rows: Sequence[models.Model], field_names: Sequence[str]) -> Non
     fields = [meta.get_field(name) for name in field_names]
     quote = connection.ops.quote_name
     assignments = ", ".join(f"{quote(field.column)} = %s" for field in fields)
+    values = _prepared_values(rows, [*fields, meta.pk], connection, adding=False)
     with connection.cursor() as cursor:
         cursor.executemany(
             f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(meta.pk.column)} = %s",
-            [
-                [
-                    field.get_db_prep_save(getattr(row, field.attname), connection)
-                    for field in fields
-                ]
-                + [meta.pk.get_db_prep_save(row.pk, connection)]
-                for row in rows
-            ],
+            values,
         )
 
 
