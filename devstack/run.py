@@ -1,5 +1,5 @@
-"""`make run`: the embedded Redis (unless REDIS_URL is set), migrations, two Celery workers (long
-and short work), Celery beat and the web server, supervised together.
+"""`make run`: the embedded Redis (unless REDIS_URL is set), migrations, three Celery workers (long
+work, short work, notifications), Celery beat and the web server, supervised together.
 
 A child that exits on its own is started again, as systemd's Restart=always would (a worker can
 die on a lost broker connection). Ctrl-C or SIGTERM stops every child in reverse order of start
@@ -122,6 +122,27 @@ def main() -> int:
                         settings.CALCQUEUE_SHORT_QUEUE,
                         "-c",
                         str(settings.CALCQUEUE_SHORT_WORKER_CONCURRENCY),
+                    ],
+                    env,
+                    WORKER_STOP_GRACE_SECONDS,
+                ),
+                # Notifications wait on other servers: threads, on their own queue, so that a
+                # receiver that hangs never holds up a calculation.
+                Child(
+                    "notify-worker",
+                    [
+                        *celery,
+                        "worker",
+                        "-l",
+                        "INFO",
+                        "-n",
+                        f"notify@{host}",
+                        "-Q",
+                        settings.CALCQUEUE_NOTIFY_QUEUE,
+                        "-P",
+                        "threads",
+                        "-c",
+                        str(settings.CALCQUEUE_NOTIFY_WORKER_CONCURRENCY),
                     ],
                     env,
                     WORKER_STOP_GRACE_SECONDS,

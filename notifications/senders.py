@@ -88,6 +88,17 @@ async def _post(destination: destinations.Destination, body: bytes, headers: dic
         return _refused(error, status)
 
 
+def _describe(error: Exception) -> str:
+    """The error with its root cause: "ConnectError: … (ConnectionRefusedError: …)"."""
+    text = f"{type(error).__name__}: {error}"
+    cause = error
+    while (cause.__cause__ or cause.__context__) is not None:
+        cause = cause.__cause__ or cause.__context__
+    if cause is not error and str(cause) not in text:
+        text += f" ({type(cause).__name__}: {cause})"
+    return text
+
+
 def webhook_send(*, url: str, body: str, secret: str, event_id: str) -> AttemptResult:
     """POST the event to `url`, signed now; within connect + read timeout seconds in all
     (a receiver that trickles its answer byte by byte is cut off too)."""
@@ -118,7 +129,7 @@ def webhook_send(*, url: str, body: str, secret: str, event_id: str) -> AttemptR
         kind = type(error).__name__ if isinstance(error, httpx.TimeoutException) else "Timeout"
         return _transient(f"{kind}: no answer in time ({limit:g} s at most in all)")
     except httpx.TransportError as error:
-        return _transient(f"{type(error).__name__}: {error}")
+        return _transient(_describe(error))
 
 
 # --- Email -----------------------------------------------------------------------------------
