@@ -35,9 +35,9 @@ class Received:
 @dataclass
 class Receiver:
     """A webhook receiver on 127.0.0.1. Each request takes the next step of `script`, then
-    `then` for ever: "200", "500", "404", "429:<retry-after>", "302", "hang:<seconds>" (wait
-    that long before answering 200). Nothing listens until start(), so a URL taken before
-    start() is refused ("connection refused")."""
+    `then` for ever: "200", "500", "404", "302", "<status>:<retry-after>" (e.g. "429:120"),
+    "hang:<seconds>" (wait that long before answering 200). Nothing listens until start(),
+    so a URL taken before start() is refused ("connection refused")."""
 
     script: list[str] = field(default_factory=list)
     then: str = "200"
@@ -69,9 +69,9 @@ class Receiver:
                 kind, _, argument = step.partition(":")
                 if kind == "hang":
                     time.sleep(float(argument))
-                    kind = "200"
+                    kind, argument = "200", ""
                 self.send_response(int(kind))
-                if kind == "429":
+                if argument:
                     self.send_header("Retry-After", argument)
                 if kind == "302":
                     self.send_header("Location", "http://169.254.169.254/latest/meta-data/")
