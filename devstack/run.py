@@ -83,6 +83,8 @@ def main() -> int:
     try:
         with ExitStack() as stack:
             env = dict(os.environ)
+            # Links in notifications point at this server unless told otherwise.
+            env.setdefault("CALCQUEUE_BASE_URL", url.rstrip("/"))
             if not os.environ.get("REDIS_URL"):
                 redis_server = stack.enter_context(EmbeddedRedis(settings.STATE_DIR / "redis"))
                 env["REDIS_URL"] = redis_server.url

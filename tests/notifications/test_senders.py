@@ -208,3 +208,64 @@ def test_an_email_subscription_whose_calculations_were_deleted_fails_quietly(set
     delivery = email_delivery()
     Subscription.objects.get().calculations.clear()
     assert send(delivery).status == D.FAILED
+
+
+def test_https_connects_to_the_checked_address_and_verifies_the_certificate_for_the_name(
+    tmp_path, settings, monkeypatch
+):
+    """The URL names localhost; the attempt connects to the address checked (127.0.0.1)
+    while TLS still sends SNI and verifies the certificate for "localhost"."""
+    import http.server
+    import shutil
+    import ssl
+    import subprocess
+    import threading
+
+    from notifications import senders
+    from tests.notifications.conftest import free_port
+
+    if not shutil.which("openssl"):
+        pytest.skip("openssl is needed to make a test certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
+            *("-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost"),
+            *("-keyout", str(key), "-out", str(cert)),
+        ],
+        check=True,
+        capture_output=True,
+    )
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server_tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_tls.load_cert_chain(cert, key)
+    sni: list[str] = []
+    server_tls.sni_callback = lambda sock, name, context: sni.append(name)
+    port = free_port()
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    server.socket = server_tls.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    client_tls = ssl.create_default_context(cafile=str(cert))
+    monkeypatch.setattr(senders, "_tls", lambda: client_tls)
+    try:
+        settings.CALCQUEUE_WEBHOOK_ALLOWED_HOSTS = ["localhost"]
+        delivery = send(webhook_delivery(f"https://localhost:{port}/hook"))
+        assert delivery.status == D.DELIVERED, delivery.last_error
+        assert sni == ["localhost"]
+        # A certificate for another name is refused, although the address is the same.
+        settings.CALCQUEUE_WEBHOOK_ALLOWED_HOSTS = ["127.0.0.1"]
+        other = send(webhook_delivery(f"https://127.0.0.1:{port}/hook"))
+        assert other.status == D.PENDING and "CERTIFICATE_VERIFY_FAILED" in other.last_error
+    finally:
+        server.shutdown()
+        server.server_close()
