@@ -1,8 +1,10 @@
 from django import forms
+from django.conf import settings
 
 from calculations import parsing, validation
 from equations import registry
 from equations.base import Equation
+from notifications import targets
 
 # Generous for 100 numbers of 8 digits with separators; a 1 MB paste is refused unread.
 MAX_INPUT_CHARS = 2000
@@ -37,8 +39,22 @@ class CalculationForm(forms.Form):
         help_text="One or more whole numbers separated by commas or spaces, e.g. 39, 4, 6, 32.",
     )
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args, user=None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        self.user = user
+        # A signed-in user is emailed at their account's address; others may give one where
+        # CALCQUEUE_NOTIFY_ANY_EMAIL allows it.
+        if user is not None and user.is_authenticated and user.email:
+            self.fields["notify_me"] = forms.BooleanField(
+                required=False, label=f"Email me at {user.email} when done"
+            )
+        elif settings.CALCQUEUE_NOTIFY_ANY_EMAIL:
+            self.fields["notify_email"] = forms.CharField(
+                required=False,
+                max_length=targets.MAX_EMAIL_LENGTH,
+                label="Email me when done",
+                help_text="Optional: one email when every number of this submission is done.",
+            )
         equations = registry.all_equations()
         field = self.fields["equation"]
         field.choices = [
@@ -68,4 +84,17 @@ class CalculationForm(forms.Form):
                 self.add_error("n", error)
             else:
                 cleaned["inputs"] = inputs
+        cleaned["notify"] = self._notify_targets(cleaned)
         return cleaned
+
+    def _notify_targets(self, cleaned: dict) -> list[targets.Target]:
+        if cleaned.get("notify_me"):
+            return [targets.email_target(address=self.user.email, user=self.user)]
+        address = cleaned.get("notify_email", "").strip()
+        if not address:
+            return []
+        try:
+            return [targets.email_target(address=address, user=self.user)]
+        except forms.ValidationError as error:
+            self.add_error("notify_email", error)
+            return []

@@ -23,6 +23,8 @@ from calculations.progress import ProgressRecorder
 from calculations.routing import plan_messages
 from equations.base import CalculationCancelled
 from equations.evaluation import evaluate
+from notifications import services as notifications
+from notifications.targets import Target
 
 logger = logging.getLogger(__name__)
 
@@ -55,25 +57,36 @@ def time_limits_for(equation: str) -> tuple[float, float]:
 
 
 def calculations_submit(
-    *, equation: str, inputs: Sequence[int], retry_of: Calculation | None = None
+    *,
+    equation: str,
+    inputs: Sequence[int],
+    retry_of: Calculation | None = None,
+    notify: Sequence[Target] = (),
 ) -> list[Calculation]:
     """Create one PENDING calculation per input and enqueue them once the rows are committed.
 
-    All or nothing: one invalid input raises ValidationError and creates nothing.
+    All or nothing: one invalid input raises ValidationError and creates nothing. Each of
+    `notify` (checked targets, notifications.targets) is told when they are final.
     """
     spec = validation.equation_for(equation)
     validation.validate_inputs(spec, inputs)
-    return _create([(spec.key, n) for n in inputs], retry_of=retry_of)
+    return _create([(spec.key, n) for n in inputs], retry_of=retry_of, notify=notify)
 
 
-def calculations_submit_items(*, items: Sequence[tuple[str, int]]) -> list[Calculation]:
+def calculations_submit_items(
+    *, items: Sequence[tuple[str, int]], notify: Sequence[Target] = ()
+) -> list[Calculation]:
     """Create a PENDING calculation per (equation, n), of any equations, all or nothing
     (ValidationError names the item at fault), and enqueue them after commit."""
     validation.validate_items(items, max_batch=settings.CALCQUEUE_API_MAX_BATCH)
-    return _create([(validation.equation_for(key).key, n) for key, n in items])
+    return _create([(validation.equation_for(key).key, n) for key, n in items], notify=notify)
 
 
-def _create(items: Sequence[tuple[str, int]], retry_of: Calculation | None = None):
+def _create(
+    items: Sequence[tuple[str, int]],
+    retry_of: Calculation | None = None,
+    notify: Sequence[Target] = (),
+):
     now = timezone.now()
     # One microsecond apart, so that a batch lists in the order it was given.
     calculations = [
@@ -88,6 +101,8 @@ def _create(items: Sequence[tuple[str, int]], retry_of: Calculation | None = Non
     ]
     with transaction.atomic():
         bulk.insert_rows(calculations)
+        if notify:
+            notifications.subscriptions_create(calculations=calculations, targets=notify)
         # A worker must never receive an id whose row it cannot see yet.
         transaction.on_commit(lambda: _enqueue(calculations), robust=True)
     return calculations
@@ -261,6 +276,7 @@ def _finish(
         if stored and decimal is not None:
             CalculationOutput.objects.create(calculation_id=claim.calculation.pk, digits=decimal)
     if stored:
+        notifications.calculations_finished(calculation_ids=[claim.calculation.pk])
         return status
     return f"{status} not stored: claim lost"
 
@@ -365,6 +381,7 @@ def calculations_run_chunk(*, calculation_ids: Sequence[str], claimant: Claimant
             calculation_ids=[calculation.pk for calculation in unrun], claimant=claimant
         )
         _enqueue(unrun)
+    notifications.calculations_finished(calculation_ids=standing)
 
 
 def calculations_release(*, calculation_ids: Sequence[uuid.UUID | str], claimant: Claimant) -> None:
@@ -409,6 +426,7 @@ def _settle_abandoned(
         }
     settled = _observed(calculation).update(**fields, finished_at=now, lease_expires_at=None)
     if settled:
+        notifications.calculations_finished(calculation_ids=[calculation.pk])
         logger.info(
             "calculation id=%s equation=%s n=%d status=%s (%s)",
             calculation.pk,
@@ -434,7 +452,9 @@ def calculation_cancel(*, calculation_id: uuid.UUID | str) -> Calculation:
     cancelled = Calculation.objects.filter(
         pk=calculation_id, status=Calculation.Status.PENDING
     ).update(status=Calculation.Status.CANCELLED, cancel_requested_at=now, finished_at=now)
-    if not cancelled:
+    if cancelled:
+        notifications.calculations_finished(calculation_ids=[calculation_id])
+    else:
         Calculation.objects.filter(
             pk=calculation_id, status=Calculation.Status.RUNNING, cancel_requested_at__isnull=True
         ).update(cancel_requested_at=now)

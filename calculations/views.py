@@ -11,6 +11,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from calculations import selectors, services
 from calculations.forms import CalculationForm
 from calculations.models import Calculation
+from notifications import selectors as notification_selectors
 
 # Outputs up to this many digits are shown whole on the detail page.
 DETAIL_FULL_DIGITS = 2000
@@ -19,12 +20,16 @@ DETAIL_EDGE_DIGITS = 200
 
 @require_http_methods(["GET", "POST"])
 def calculation_list(request: HttpRequest) -> HttpResponse:
-    form = CalculationForm(request.POST or None)
+    form = CalculationForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
+        notify = form.cleaned_data["notify"]
         created = services.calculations_submit(
-            equation=form.cleaned_data["equation"], inputs=form.cleaned_data["inputs"]
+            equation=form.cleaned_data["equation"],
+            inputs=form.cleaned_data["inputs"],
+            notify=notify,
         )
-        messages.success(request, f"Queued {len(created)} calculation(s).")
+        emailed = "".join(f"; an email to {target.address} when done" for target in notify)
+        messages.success(request, f"Queued {len(created)} calculation(s){emailed}.")
         return redirect("calculations:list")
     try:
         page = selectors.calculation_page(
@@ -49,7 +54,15 @@ def _get_or_404(calculation_id: uuid.UUID) -> Calculation:
 @require_GET
 def calculation_detail(request: HttpRequest, calculation_id: uuid.UUID) -> HttpResponse:
     calculation = _get_or_404(calculation_id)
-    context: dict = {"calculation": calculation}
+    notifications = notification_selectors.notifications_for(calculation_ids=[calculation.id])[
+        calculation.id
+    ]
+    context: dict = {
+        "calculation": calculation,
+        "notifications": notifications,
+        # The page keeps polling while a notification may still change.
+        "live": not calculation.is_final or any(view.is_active for view in notifications),
+    }
     if calculation.status == Calculation.Status.SUCCESS:
         edge = (
             calculation.output_digits

@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "ninja",
     "calculations",
+    "notifications",
 ]
 
 MIDDLEWARE = [
@@ -133,11 +134,19 @@ CELERY_TASK_IGNORE_RESULT = True
 CALCQUEUE_LONG_QUEUE = "calculations"
 CALCQUEUE_SHORT_QUEUE = "calculations.short"
 CELERY_TASK_DEFAULT_QUEUE = CALCQUEUE_LONG_QUEUE
-CELERY_TASK_QUEUES = [Queue(CALCQUEUE_LONG_QUEUE), Queue(CALCQUEUE_SHORT_QUEUE)]
+# Notifications wait on other servers (SMTP, webhook receivers): they get their own queue and
+# worker, so that a receiver that hangs never holds up a calculation.
+CALCQUEUE_NOTIFY_QUEUE = "notifications"
+CELERY_TASK_QUEUES = [
+    Queue(CALCQUEUE_LONG_QUEUE),
+    Queue(CALCQUEUE_SHORT_QUEUE),
+    Queue(CALCQUEUE_NOTIFY_QUEUE),
+]
 # Housekeeping is short and must not wait behind long calculations.
 CELERY_TASK_ROUTES = {
     "calculations.sweep": {"queue": CALCQUEUE_SHORT_QUEUE},
     "calculations.purge_idempotency_keys": {"queue": CALCQUEUE_SHORT_QUEUE},
+    "notifications.*": {"queue": CALCQUEUE_NOTIFY_QUEUE},
 }
 # Estimated seconds of work below which a calculation is short; short calculations travel up
 # to CALCQUEUE_CHUNK_SIZE per message (and at most about this much work per message).
@@ -151,6 +160,8 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_WORKER_CONCURRENCY = env.int("CALCQUEUE_WORKER_CONCURRENCY", default=12)
 # Processes of the short-work worker that `make run` starts next to the main one.
 CALCQUEUE_SHORT_WORKER_CONCURRENCY = env.int("CALCQUEUE_SHORT_WORKER_CONCURRENCY", default=2)
+# Threads of the notification worker that `make run` starts (deliveries wait on the network).
+CALCQUEUE_NOTIFY_WORKER_CONCURRENCY = env.int("CALCQUEUE_NOTIFY_WORKER_CONCURRENCY", default=4)
 # Niceness added to this worker's pool processes (`make run` gives the long-work worker 10).
 CALCQUEUE_WORKER_NICE = env.int("CALCQUEUE_WORKER_NICE", default=0)
 # Workers report task events (Flower and the dashboard read them). No "task-sent" event from
@@ -203,6 +214,54 @@ CALCQUEUE_SWEEP_INTERVAL_SECONDS = env.float("CALCQUEUE_SWEEP_INTERVAL_SECONDS",
 CALCQUEUE_CANCEL_GRACE_SECONDS = env.float("CALCQUEUE_CANCEL_GRACE_SECONDS", default=1)
 CALCQUEUE_PROGRESS_INTERVAL_SECONDS = env.float("CALCQUEUE_PROGRESS_INTERVAL_SECONDS", default=0.5)
 
+# --- Notifications (README, "Notifications") --------------------------------------------------
+
+# Links in emails and webhook events are absolute: the address users reach the site at.
+CALCQUEUE_BASE_URL = env.str(
+    "CALCQUEUE_BASE_URL", **({} if IS_PRODUCTION else {"default": "http://127.0.0.1:8000"})
+).rstrip("/")
+# Email to any address given (not only a signed-in user's own): off in production, where it
+# would let anyone make the service mail a stranger.
+CALCQUEUE_NOTIFY_ANY_EMAIL = env.bool("CALCQUEUE_NOTIFY_ANY_EMAIL", default=not IS_PRODUCTION)
+# Email: the console in development; in production e.g. EMAIL_URL=smtp+tls://user:pass@host:587.
+EMAIL_CONFIG = env.email_url(
+    "EMAIL_URL", **({} if IS_PRODUCTION else {"default": "consolemail://"})
+)
+vars().update(EMAIL_CONFIG)  # EMAIL_BACKEND, EMAIL_HOST, EMAIL_PORT, EMAIL_USE_TLS, ...
+EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT", default=10)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="calcqueue <calcqueue@localhost>")
+# Webhook receivers: hosts (names or literal addresses, as in the URL) exempt from the
+# private/loopback refusal, for development and tests, e.g. "127.0.0.1,localhost".
+CALCQUEUE_WEBHOOK_ALLOWED_HOSTS = env.list("CALCQUEUE_WEBHOOK_ALLOWED_HOSTS", default=[])
+CALCQUEUE_WEBHOOK_DNS_TIMEOUT_SECONDS = env.float(
+    "CALCQUEUE_WEBHOOK_DNS_TIMEOUT_SECONDS", default=2
+)
+CALCQUEUE_WEBHOOK_CONNECT_TIMEOUT_SECONDS = env.float(
+    "CALCQUEUE_WEBHOOK_CONNECT_TIMEOUT_SECONDS", default=5
+)
+CALCQUEUE_WEBHOOK_READ_TIMEOUT_SECONDS = env.float(
+    "CALCQUEUE_WEBHOOK_READ_TIMEOUT_SECONDS", default=10
+)
+# Deliveries (email and webhook) that fail transiently are tried again after
+# BACKOFF × 2^(attempt − 1) seconds, at most BACKOFF_MAX, times a random 0.5–1 (jitter),
+# up to MAX_ATTEMPTS attempts: with the defaults, 8 attempts over at most 20.5 minutes.
+CALCQUEUE_NOTIFY_MAX_ATTEMPTS = env.int("CALCQUEUE_NOTIFY_MAX_ATTEMPTS", default=8)
+CALCQUEUE_NOTIFY_BACKOFF_SECONDS = env.float("CALCQUEUE_NOTIFY_BACKOFF_SECONDS", default=10)
+CALCQUEUE_NOTIFY_BACKOFF_MAX_SECONDS = env.float(
+    "CALCQUEUE_NOTIFY_BACKOFF_MAX_SECONDS", default=600
+)
+# A delivery claimed by a worker that then died is tried again after this long; it must
+# outlast one attempt (connect + read timeouts, or the SMTP timeout).
+CALCQUEUE_NOTIFY_LEASE_SECONDS = env.float("CALCQUEUE_NOTIFY_LEASE_SECONDS", default=60)
+# The notification sweeper: creates deliveries whose message was lost and re-sends
+# deliveries due longer ago than REQUEUE_AFTER.
+CALCQUEUE_NOTIFY_SWEEP_INTERVAL_SECONDS = env.float(
+    "CALCQUEUE_NOTIFY_SWEEP_INTERVAL_SECONDS", default=10
+)
+CALCQUEUE_NOTIFY_REQUEUE_AFTER_SECONDS = env.float(
+    "CALCQUEUE_NOTIFY_REQUEUE_AFTER_SECONDS", default=30
+)
+
 CELERY_BEAT_SCHEDULE = {
     "sweep-calculations": {
         "task": "calculations.sweep",
@@ -213,6 +272,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "calculations.purge_idempotency_keys",
         "schedule": 3600,
         "options": {"expires": 3600},
+    },
+    "sweep-notifications": {
+        "task": "notifications.sweep",
+        "schedule": CALCQUEUE_NOTIFY_SWEEP_INTERVAL_SECONDS,
+        "options": {"expires": CALCQUEUE_NOTIFY_SWEEP_INTERVAL_SECONDS},
     },
 }
 

@@ -1,5 +1,5 @@
-"""`make run`: the embedded Redis (unless REDIS_URL is set), migrations, two Celery workers (long
-and short work), Celery beat and the web server, supervised together.
+"""`make run`: the embedded Redis (unless REDIS_URL is set), migrations, three Celery workers (long
+work, short work, notifications), Celery beat and the web server, supervised together.
 
 A child that exits on its own is started again, as systemd's Restart=always would (a worker can
 die on a lost broker connection). Ctrl-C or SIGTERM stops every child in reverse order of start
@@ -83,6 +83,8 @@ def main() -> int:
     try:
         with ExitStack() as stack:
             env = dict(os.environ)
+            # Links in notifications point at this server unless told otherwise.
+            env.setdefault("CALCQUEUE_BASE_URL", url.rstrip("/"))
             if not os.environ.get("REDIS_URL"):
                 redis_server = stack.enter_context(EmbeddedRedis(settings.STATE_DIR / "redis"))
                 env["REDIS_URL"] = redis_server.url
@@ -122,6 +124,27 @@ def main() -> int:
                         settings.CALCQUEUE_SHORT_QUEUE,
                         "-c",
                         str(settings.CALCQUEUE_SHORT_WORKER_CONCURRENCY),
+                    ],
+                    env,
+                    WORKER_STOP_GRACE_SECONDS,
+                ),
+                # Notifications wait on other servers: threads, on their own queue, so that a
+                # receiver that hangs never holds up a calculation.
+                Child(
+                    "notify-worker",
+                    [
+                        *celery,
+                        "worker",
+                        "-l",
+                        "INFO",
+                        "-n",
+                        f"notify@{host}",
+                        "-Q",
+                        settings.CALCQUEUE_NOTIFY_QUEUE,
+                        "-P",
+                        "threads",
+                        "-c",
+                        str(settings.CALCQUEUE_NOTIFY_WORKER_CONCURRENCY),
                     ],
                     env,
                     WORKER_STOP_GRACE_SECONDS,

@@ -23,14 +23,20 @@ from calculations.api.schemas import (
     CalculationOut,
     CalculationPageOut,
     EquationOut,
+    NotificationOut,
     Problem,
     StatusName,
     SubmitIn,
     calculation_out,
+    notification_out,
 )
 from calculations.models import Calculation
 from calculations.validation import max_n_for
 from equations import registry
+from notifications import selectors as notification_selectors
+from notifications import services as notification_services
+from notifications import targets as notification_targets
+from notifications.models import Delivery, SubscriptionCalculation
 
 
 class _Encoder(NinjaJSONEncoder):
@@ -106,8 +112,15 @@ def _not_found(request: HttpRequest, error: Exception) -> HttpResponse:
     return problem_response(404, "No calculation with this id.")
 
 
+@api.exception_handler(Delivery.DoesNotExist)
+@api.exception_handler(SubscriptionCalculation.DoesNotExist)
+def _no_notification(request: HttpRequest, error: Exception) -> HttpResponse:
+    return problem_response(404, "This calculation has no such notification, or it is not due.")
+
+
 @api.exception_handler(services.CalculationStateError)
-def _wrong_state(request: HttpRequest, error: services.CalculationStateError) -> HttpResponse:
+@api.exception_handler(notification_services.DeliveryStateError)
+def _wrong_state(request: HttpRequest, error: Exception) -> HttpResponse:
     return problem_response(409, str(error))
 
 
@@ -152,28 +165,50 @@ def calculation_submit(
     """Submit one calculation (`{"equation": "fibonacci", "n": 39}`) or several
     (`{"items": [...]}`, up to CALCQUEUE_API_MAX_BATCH): 202 with the PENDING calculations.
     All or nothing. With an Idempotency-Key, a retry of the same request returns the first
-    response and creates nothing."""
+    response and creates nothing. `notify_email` and `callback_url` ask to be told when the
+    calculations are final (one email for the whole submission; one webhook event each)."""
+    # Checked before the transaction of an Idempotency-Key: a callback's host is resolved
+    # (DNS), which must not happen while holding the database's write lock.
+    # A token's default callback (with its own secret) would be added to these targets.
+    targets = notification_targets.targets_from_request(
+        notify_email=payload.notify_email, callback_url=payload.callback_url, user=request.user
+    )
 
     def produce() -> idempotency.StoredResponse:
         if isinstance(payload, CalculationIn):
             try:
                 (created,) = services.calculations_submit_items(
-                    items=[(payload.equation, payload.n)]
+                    items=[(payload.equation, payload.n)], notify=targets
                 )
             except ValidationError as error:
                 raise _single_item_fields(error) from None
-            body = CalculationOut.model_validate(calculation_out(created, output=None))
+            body = CalculationOut.model_validate(_submitted_out([created])[0])
             location = reverse("api:calculation_get", kwargs={"calculation_id": created.id})
             return idempotency.StoredResponse(202, body.model_dump_json(), location)
         created = services.calculations_submit_items(
-            items=[(item.equation, item.n) for item in payload.items]
+            items=[(item.equation, item.n) for item in payload.items], notify=targets
         )
-        body = BatchOut.model_validate(
-            {"items": [calculation_out(c, output=None) for c in created]}
-        )
+        body = BatchOut.model_validate({"items": _submitted_out(created)})
         return idempotency.StoredResponse(202, body.model_dump_json())
 
     return _respond_once(request, idempotency_key, payload.model_dump_json(), produce)
+
+
+def _submitted_out(created: list[Calculation]) -> list[dict]:
+    """The new calculations, with their notifications' signing secrets: shown this once."""
+    notifications = _notifications(created)
+    return [
+        calculation_out(
+            calculation, output=None, notifications=notifications[calculation.id], with_secrets=True
+        )
+        for calculation in created
+    ]
+
+
+def _notifications(calculations: list[Calculation]) -> dict:
+    return notification_selectors.notifications_for(
+        calculation_ids=[calculation.id for calculation in calculations]
+    )
 
 
 def _respond_once(request, key: str | None, canonical_body: str, produce) -> HttpResponse:
@@ -232,8 +267,12 @@ def calculation_list(
         )
     except selectors.InvalidCursorError:
         raise HttpError(400, "The cursor is not one this API gave out.") from None
+    notifications = _notifications(page.calculations)
     return {
-        "items": [calculation_out(c, output=c.output_head) for c in page.calculations],
+        "items": [
+            calculation_out(c, output=c.output_head, notifications=notifications[c.id])
+            for c in page.calculations
+        ],
         "next_cursor": page.next_cursor,
     }
 
@@ -259,7 +298,9 @@ def calculation_get(
             calculation_id=calculation.id,
             length=min(calculation.output_digits, settings.CALCQUEUE_API_OUTPUT_DIGITS),
         )
-    return calculation_out(calculation, output=output)
+    return calculation_out(
+        calculation, output=output, notifications=_notifications([calculation])[calculation.id]
+    )
 
 
 @api.get(
@@ -294,7 +335,9 @@ def calculation_cancel(request: HttpRequest, calculation_id: uuid.UUID):
     calculation = services.calculation_cancel(calculation_id=calculation_id)
     if calculation.is_final and calculation.status != Calculation.Status.CANCELLED:
         raise HttpError(409, f"This calculation already finished: {calculation.status}.")
-    return calculation_out(calculation, output=None)
+    return calculation_out(
+        calculation, output=None, notifications=_notifications([calculation])[calculation.id]
+    )
 
 
 @api.post(
@@ -325,3 +368,27 @@ def calculation_delete(request: HttpRequest, calculation_id: uuid.UUID):
     """Delete a calculation and its output; a RUNNING one stops at its next progress check."""
     services.calculation_delete(calculation_id=calculation_id)
     return Status(204, None)
+
+
+@api.post(
+    "/calculations/{calculation_id}/notifications/{notification_id}/resend",
+    response={202: NotificationOut, **ERRORS},
+    tags=["calculations"],
+    url_name="notification_resend",
+)
+def notification_resend(
+    request: HttpRequest, calculation_id: uuid.UUID, notification_id: uuid.UUID
+):
+    """Send a FAILED notification again (its webhook event, or the email of its batch),
+    with a new round of attempts. 409 for any other status."""
+    notification_services.notification_resend(
+        calculation_id=calculation_id, subscription_id=notification_id
+    )
+    (view,) = [
+        view
+        for view in _notifications([selectors.calculation_get(calculation_id=calculation_id)])[
+            calculation_id
+        ]
+        if view.subscription.id == notification_id
+    ]
+    return Status(202, notification_out(view))

@@ -3,6 +3,7 @@ OpenAPI schema."""
 
 import functools
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -11,6 +12,7 @@ from ninja import Schema
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, StrictInt, Tag
 
 from calculations.models import Calculation
+from notifications.selectors import NotificationView
 
 StatusName = Literal["PENDING", "RUNNING", "SUCCESS", "ERROR", "CANCELLED"]
 
@@ -19,14 +21,38 @@ class Strict(Schema):
     model_config = ConfigDict(extra="forbid")
 
 
-class CalculationIn(Strict):
+class ItemIn(Strict):
     equation: Annotated[str, Field(max_length=64, examples=["fibonacci"])]
     # Strict: "39", 39.0 and true are refused rather than read as 39.
     n: Annotated[StrictInt, Field(ge=0, examples=[39])]
 
 
-class BatchIn(Strict):
-    items: Annotated[list[CalculationIn], Field(min_length=1)]
+class NotifyIn(Strict):
+    notify_email: Annotated[
+        str | None,
+        Field(
+            max_length=254,
+            description="Email this address once every calculation of the submission is "
+            "final: your account's address, or any where the server allows it.",
+        ),
+    ] = None
+    callback_url: Annotated[
+        str | None,
+        Field(
+            max_length=2000,
+            description="POST a signed JSON event here as each calculation becomes final "
+            "(http or https, public addresses only). The signing secret is in the response, "
+            "once.",
+        ),
+    ] = None
+
+
+class CalculationIn(ItemIn, NotifyIn):
+    pass
+
+
+class BatchIn(NotifyIn):
+    items: Annotated[list[ItemIn], Field(min_length=1)]
 
 
 def _shape(value: object) -> str:
@@ -58,6 +84,35 @@ class Links(BaseModel):
     output: str | None = Field(description="The exact digits as text/plain, once SUCCESS.")
 
 
+class AttemptOut(BaseModel):
+    started_at: datetime
+    duration_seconds: float
+    status_code: int | None = Field(description="HTTP status (webhook) or SMTP reply code.")
+    error: str
+    outcome: Literal["delivered", "retry", "failed"]
+
+
+class NotificationLinks(BaseModel):
+    resend: str | None = Field(description="POST here to send a failed delivery again.")
+
+
+class NotificationOut(BaseModel):
+    id: uuid.UUID
+    kind: Literal["email", "webhook"]
+    target: str
+    status: Literal["WAITING", "PENDING", "SENDING", "DELIVERED", "FAILED"] = Field(
+        description="WAITING until the calculation (for an email: its whole batch) is final."
+    )
+    attempts: list[AttemptOut]
+    next_attempt_at: datetime | None
+    delivered_at: datetime | None
+    signing_secret: str | None = Field(
+        description="Webhooks: the key of the Calcqueue-Signature HMAC; only in the response "
+        "to the submission."
+    )
+    links: NotificationLinks
+
+
 class CalculationOut(BaseModel):
     id: uuid.UUID
     equation: str
@@ -78,6 +133,7 @@ class CalculationOut(BaseModel):
     )
     output_digits: int | None
     output_truncated: bool
+    notifications: list[NotificationOut]
     links: Links
 
 
@@ -122,7 +178,41 @@ def calculation_url(name: str, calculation_id: uuid.UUID) -> str:
     return _url_template(name, get_script_prefix()).format(calculation_id)
 
 
-def calculation_out(calculation: Calculation, *, output: str | None) -> dict:
+def notification_out(view: NotificationView, *, with_secret: bool = False) -> dict:
+    delivery = view.delivery
+    resend = reverse(
+        "api:notification_resend",
+        kwargs={"calculation_id": view.calculation_id, "notification_id": view.subscription.id},
+    )
+    return {
+        "id": view.subscription.id,
+        "kind": view.subscription.kind,
+        "target": view.subscription.target,
+        "status": view.status,
+        "attempts": [
+            {
+                "started_at": attempt.started_at,
+                "duration_seconds": attempt.duration_seconds,
+                "status_code": attempt.status_code,
+                "error": attempt.error,
+                "outcome": attempt.outcome,
+            }
+            for attempt in view.attempts
+        ],
+        "next_attempt_at": view.next_attempt_at,
+        "delivered_at": delivery.delivered_at if delivery else None,
+        "signing_secret": (view.subscription.secret or None) if with_secret else None,
+        "links": {"resend": resend if view.can_resend else None},
+    }
+
+
+def calculation_out(
+    calculation: Calculation,
+    *,
+    output: str | None,
+    notifications: Sequence[NotificationView] = (),
+    with_secrets: bool = False,
+) -> dict:
     """The API's view of a calculation; `output` is whatever digits the caller read."""
     api_url = calculation_url("api:calculation_get", calculation.id)
     success = calculation.status == Calculation.Status.SUCCESS
@@ -148,6 +238,9 @@ def calculation_out(calculation: Calculation, *, output: str | None) -> dict:
         "output": output if success else None,
         "output_digits": calculation.output_digits,
         "output_truncated": success and len(output or "") < calculation.output_digits,
+        "notifications": [
+            notification_out(view, with_secret=with_secrets) for view in notifications
+        ],
         "links": {
             "self": api_url,
             "page": calculation_url("calculations:detail", calculation.id),
