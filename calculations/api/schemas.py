@@ -44,7 +44,9 @@ class EquationOut(Schema):
     label: str
     description: str
     min_n: int
-    max_n: int
+    max_n: int = Field(description="The caller's bound.")
+    max_n_anonymous: int
+    max_n_signed_in: int
 
 
 class Links(Schema):
