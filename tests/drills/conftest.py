@@ -33,6 +33,12 @@ DRILL_ENV = {
     "CALCQUEUE_SWEEP_INTERVAL_SECONDS": "1",
     "CALCQUEUE_CANCEL_GRACE_SECONDS": "1",
     "CALCQUEUE_MAX_N": "fibonacci=100000000",
+    # The drills submit thousands of calculations anonymously as fast as they can, to break
+    # the delivery of work, not its admission (tested in tests/calculations/test_admission.py).
+    "CALCQUEUE_ANON_MAX_N": "fibonacci=100000000",
+    "CALCQUEUE_RATE_LIMIT_ANONYMOUS": "off",
+    "CALCQUEUE_BACKPRESSURE_MAX_UNFINISHED": "0",
+    "CALCQUEUE_BACKPRESSURE_MAX_WAIT_SECONDS": "0",
 }
 
 _REPORTS: list["DrillReport"] = []
