@@ -91,10 +91,8 @@ def test_access_to_one_calculation(world, caller, name, method, path, target, al
     url = path.format(id=calculation.pk)
     kwargs = {"content_type": "application/json"} if api and method == "post" else {}
     response = getattr(client, method)(url, **kwargs)
-    if api:
-        expected = _api_expected(caller, allowed)
-    else:
-        expected = allowed if caller in PAGE_SEES else 404
+    page_expected = allowed if caller in PAGE_SEES else 404
+    expected = _api_expected(caller, allowed) if api else page_expected
     assert response.status_code == expected, (caller, name, response.content[:300])
     body = b"".join(response.streaming_content) if response.streaming else response.content
     if expected >= 400:
