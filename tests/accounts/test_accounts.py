@@ -131,3 +131,16 @@ def test_without_anonymous_use_pages_send_to_login_and_the_api_answers_401(setti
     )
     assert response.status_code == 401
     assert not Calculation.objects.exists()
+
+
+def test_anonymous_api_caller_is_known_by_the_session_cookie_its_first_answer_sets():
+    program = Client(enforce_csrf_checks=True)
+    response = program.post(
+        "/api/calculations", {"equation": "fibonacci", "n": 39}, content_type="application/json"
+    )
+    assert response.status_code == 202 and "sessionid" in response.cookies
+    calculation_id = response.json()["id"]
+    assert program.get(f"/api/calculations/{calculation_id}").status_code == 200
+    assert [c["id"] for c in program.get("/api/calculations").json()["items"]] == [calculation_id]
+    assert Client().get(f"/api/calculations/{calculation_id}").status_code == 404
+    assert program.get(f"/calculations/{calculation_id}/").status_code == 200  # the pages too
