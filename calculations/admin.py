@@ -7,14 +7,25 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
-from calculations import services
+from accounts.callers import caller_for_user
+from calculations import admission, services
 from calculations.models import Calculation
 
 
 @admin.register(Calculation)
 class CalculationAdmin(admin.ModelAdmin):
-    list_display = ("id", "equation", "n", "status", "output_digits", "created_at", "finished_at")
+    list_display = (
+        "id",
+        "equation",
+        "n",
+        "status",
+        "owner",
+        "output_digits",
+        "created_at",
+        "finished_at",
+    )
     list_filter = ("status", "equation")
+    list_select_related = ("owner",)
     search_fields = ("equation",)
     search_help_text = "An id, an input n, or an equation name."
     date_hierarchy = "created_at"
@@ -24,6 +35,7 @@ class CalculationAdmin(admin.ModelAdmin):
         "equation",
         "n",
         "status",
+        "owner",
         "output_preview",
         "error",
         "created_at",
@@ -71,20 +83,25 @@ class CalculationAdmin(admin.ModelAdmin):
         ids = list(
             queryset.exclude(status__in=Calculation.FINAL_STATUSES).values_list("pk", flat=True)
         )
+        caller = caller_for_user(request.user)
         for calculation_id in ids:
-            services.calculation_cancel(calculation_id=calculation_id)
+            services.calculation_cancel(caller=caller, calculation_id=calculation_id)
         self.message_user(request, f"Cancel requested for {len(ids)} calculation(s).")
 
     @admin.action(description="Retry the selected calculations (as new calculations)")
     def retry_calculations(self, request: HttpRequest, queryset: QuerySet) -> None:
         retried = 0
+        caller = caller_for_user(request.user)
         for calculation in queryset.filter(
             status__in=[Calculation.Status.ERROR, Calculation.Status.CANCELLED]
         ):
             try:
-                services.calculation_retry(calculation_id=calculation.pk)
+                services.calculation_retry(caller=caller, calculation_id=calculation.pk)
             except ValidationError as error:
                 self.message_user(request, f"{calculation}: {error.messages[0]}", messages.ERROR)
+            except admission.SubmissionRefused as error:
+                self.message_user(request, f"{calculation}: {error}", messages.ERROR)
+                break
             else:
                 retried += 1
         self.message_user(request, f"Retried {retried} calculation(s).")

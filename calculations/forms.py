@@ -12,10 +12,13 @@ MAX_INPUT_CHARS = 2000
 DEFAULT_EQUATION = "fibonacci"
 
 
-def equation_help(equation: Equation) -> str:
-    return (
-        f"{equation.description} n from {equation.min_n:,} to {validation.max_n_for(equation):,}."
-    )
+def equation_help(equation: Equation, *, signed_in: bool) -> str:
+    high = validation.max_n_for(equation, signed_in=signed_in)
+    text = f"{equation.description} n from {equation.min_n:,} to {high:,}."
+    signed_in_high = validation.max_n_for(equation, signed_in=True)
+    if signed_in_high > high:
+        text += f" Signed in: to {signed_in_high:,}."
+    return text
 
 
 class EquationSelect(forms.Select):
@@ -39,8 +42,11 @@ class CalculationForm(forms.Form):
         help_text="One or more whole numbers separated by commas or spaces, e.g. 39, 4, 6, 32.",
     )
 
-    def __init__(self, *args, user=None, **kwargs) -> None:
+    def __init__(self, *args, signed_in: bool, user=None, **kwargs) -> None:
+        """`signed_in`: whose bounds apply (anonymous callers have lower ones); `user`: who
+        may ask to be emailed."""
         super().__init__(*args, **kwargs)
+        self.signed_in = signed_in
         self.user = user
         # A signed-in user is emailed at their account's address; others may give one where
         # CALCQUEUE_NOTIFY_ANY_EMAIL allows it.
@@ -58,12 +64,17 @@ class CalculationForm(forms.Form):
         equations = registry.all_equations()
         field = self.fields["equation"]
         field.choices = [
-            (equation.key, f"{equation.label} (n ≤ {validation.max_n_for(equation):,})")
+            (
+                equation.key,
+                f"{equation.label} (n ≤ {validation.max_n_for(equation, signed_in=signed_in):,})",
+            )
             for equation in equations
         ]
         keys = [equation.key for equation in equations]
         field.initial = DEFAULT_EQUATION if DEFAULT_EQUATION in keys else keys[0]
-        field.widget.help_texts = {equation.key: equation_help(equation) for equation in equations}
+        field.widget.help_texts = {
+            equation.key: equation_help(equation, signed_in=signed_in) for equation in equations
+        }
         field.widget.attrs["aria-describedby"] = "equation-help"
 
     @property
@@ -79,7 +90,7 @@ class CalculationForm(forms.Form):
             equation = validation.equation_for(cleaned["equation"])
             try:
                 inputs = parsing.parse_numbers(cleaned["n"])
-                validation.validate_inputs(equation, inputs)
+                validation.validate_inputs(equation, inputs, signed_in=self.signed_in)
             except forms.ValidationError as error:
                 self.add_error("n", error)
             else:

@@ -33,18 +33,19 @@ def request_fingerprint(*, method: str, path: str, canonical_body: str) -> str:
 
 
 def idempotent_response(
-    *, key: str, fingerprint: str, produce: Callable[[], StoredResponse]
+    *, scope: str, key: str, fingerprint: str, produce: Callable[[], StoredResponse]
 ) -> StoredResponse:
-    """The response stored under `key`, or produce, store and return it.
+    """The response stored under `key` for this caller (`scope`), or produce, store and
+    return it.
 
     Raises IdempotencyKeyReused when the key was first used for another request. Whatever
     `produce` raises stores nothing, so a retry after a refused request is checked afresh.
     """
     expired = timezone.now() - timedelta(seconds=settings.CALCQUEUE_IDEMPOTENCY_TTL_SECONDS)
-    IdempotencyKey.objects.filter(key=key, created_at__lt=expired).delete()
+    IdempotencyKey.objects.filter(scope=scope, key=key, created_at__lt=expired).delete()
     try:
         with transaction.atomic():
-            record = IdempotencyKey.objects.create(key=key, fingerprint=fingerprint)
+            record = IdempotencyKey.objects.create(scope=scope, key=key, fingerprint=fingerprint)
             response = produce()
             record.response_status = response.status
             record.response_body = response.body
@@ -52,7 +53,7 @@ def idempotent_response(
             record.save(update_fields=["response_status", "response_body", "response_location"])
             return response
     except IntegrityError:
-        record = IdempotencyKey.objects.get(key=key)
+        record = IdempotencyKey.objects.get(scope=scope, key=key)
     if record.fingerprint != fingerprint:
         raise IdempotencyKeyReused(key)
     return StoredResponse(record.response_status, record.response_body, record.response_location)

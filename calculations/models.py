@@ -1,6 +1,7 @@
 import uuid
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
@@ -50,6 +51,16 @@ class Calculation(models.Model):
     retry_of = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retries"
     )
+    # Whose it is: a user, or an anonymous visitor's session (accounts.callers.SESSION_FIELD,
+    # a random key kept in the session's data) until they sign in and adopt it.
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="calculations",
+    )
+    anonymous_key = models.CharField(max_length=64, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -60,6 +71,10 @@ class Calculation(models.Model):
             models.Index(fields=["status", "lease_expires_at"], name="calculation_status_lease"),
             models.Index(
                 fields=["equation", "-created_at", "-id"], name="calculation_equation_newest"
+            ),
+            models.Index(fields=["owner", "-created_at", "-id"], name="calculation_owner_newest"),
+            models.Index(
+                fields=["anonymous_key", "-created_at", "-id"], name="calculation_anonymous_newest"
             ),
         ]
 
@@ -120,14 +135,22 @@ class CalculationOutput(models.Model):
 
 class IdempotencyKey(models.Model):
     """The first response to an API request sent with an Idempotency-Key header, replayed to
-    every retry of the same request (same method, path and body) until it expires."""
+    every retry of the same request (same method, path and body) by the same caller until it
+    expires."""
 
-    key = models.CharField(max_length=255, unique=True)
+    # Whose key it is (accounts.callers.Caller.owner_key): two callers may pick the same key.
+    scope = models.CharField(max_length=100, default="")
+    key = models.CharField(max_length=255)
     fingerprint = models.CharField(max_length=64)  # SHA-256 of method, path and body
     response_status = models.PositiveSmallIntegerField(null=True)  # None while in progress
     response_body = models.TextField(blank=True)
     response_location = models.CharField(max_length=255, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["scope", "key"], name="idempotency_key_per_scope")
+        ]
 
     def __str__(self) -> str:
         return self.key

@@ -1,4 +1,5 @@
-"""Every read of calculations for display: bounded queries that never load whole outputs."""
+"""Every read of calculations for display: bounded queries that never load whole outputs, each
+of only what the caller may see."""
 
 import base64
 import binascii
@@ -8,9 +9,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Q
+from django.conf import settings
+from django.db.models import Q, QuerySet
 from django.db.models.functions import Substr
+from django.utils import timezone
 
+from accounts.callers import Caller
 from calculations.models import Calculation, CalculationOutput
 
 OUTPUT_CHUNK_CHARS = 1 << 20
@@ -44,8 +48,21 @@ def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
         raise InvalidCursorError(f"invalid cursor {cursor!r}") from error
 
 
+def calculations_visible(*, caller: Caller) -> QuerySet[Calculation]:
+    """The calculations `caller` may see and act on: their own; staff, all of them. Anyone
+    else's answer "does not exist", so that an id never tells whether it is taken."""
+    if caller.is_staff:
+        return Calculation.objects.all()
+    if caller.is_signed_in:
+        return Calculation.objects.filter(owner_id=caller.user_id)
+    if caller.anonymous_key:
+        return Calculation.objects.filter(owner__isnull=True, anonymous_key=caller.anonymous_key)
+    return Calculation.objects.none()
+
+
 def calculation_page(
     *,
+    caller: Caller,
     after: str | None = None,
     size: int,
     status: str | None = None,
@@ -53,7 +70,7 @@ def calculation_page(
 ) -> CalculationPage:
     """Newest first, `size` rows after the cursor (keyset pagination: no OFFSET, no COUNT),
     optionally of one status or one equation (each served by an index)."""
-    queryset = Calculation.objects.order_by("-created_at", "-id")
+    queryset = calculations_visible(caller=caller).order_by("-created_at", "-id")
     if status:
         queryset = queryset.filter(status=status)
     if equation:
@@ -68,26 +85,34 @@ def calculation_page(
     return CalculationPage(calculations=rows[:size], next_cursor=next_cursor)
 
 
-def calculation_get(*, calculation_id: uuid.UUID) -> Calculation:
-    return Calculation.objects.get(pk=calculation_id)
+def calculation_get(*, caller: Caller, calculation_id: uuid.UUID) -> Calculation:
+    """Raises Calculation.DoesNotExist for an unknown id and for someone else's."""
+    return calculations_visible(caller=caller).get(pk=calculation_id)
 
 
 def calculation_wait(
-    *, calculation_id: uuid.UUID, timeout: float, poll: float = 0.05
+    *, caller: Caller, calculation_id: uuid.UUID, timeout: float, poll: float = 0.05
 ) -> Calculation:
     """The calculation as soon as it is final, or as it is when `timeout` seconds have passed."""
     deadline = time.monotonic() + timeout
-    calculation = calculation_get(calculation_id=calculation_id)
+    calculation = calculation_get(caller=caller, calculation_id=calculation_id)
     while not calculation.is_final and time.monotonic() < deadline:
         time.sleep(min(poll, max(deadline - time.monotonic(), 0)))
-        calculation = calculation_get(calculation_id=calculation_id)
+        calculation = calculation_get(caller=caller, calculation_id=calculation_id)
     return calculation
 
 
-def calculation_output_head(*, calculation_id: uuid.UUID, length: int) -> str:
+def _outputs(caller: Caller, calculation_id: uuid.UUID) -> QuerySet[CalculationOutput]:
+    return CalculationOutput.objects.filter(
+        calculation_id=calculation_id,
+        calculation__in=calculations_visible(caller=caller).values("pk"),
+    )
+
+
+def calculation_output_head(*, caller: Caller, calculation_id: uuid.UUID, length: int) -> str:
     """The first `length` digits of the output, cut by the database."""
     return (
-        CalculationOutput.objects.filter(calculation_id=calculation_id)
+        _outputs(caller, calculation_id)
         .annotate(head=Substr("digits", 1, length))
         .values_list("head", flat=True)
         .get()
@@ -95,11 +120,11 @@ def calculation_output_head(*, calculation_id: uuid.UUID, length: int) -> str:
 
 
 def calculation_output_excerpt(
-    *, calculation_id: uuid.UUID, length: int, edge_chars: int
+    *, caller: Caller, calculation_id: uuid.UUID, length: int, edge_chars: int
 ) -> tuple[str, str]:
     """The first and last `edge_chars` digits, cut by the database without reading the rest."""
     return (
-        CalculationOutput.objects.filter(calculation_id=calculation_id)
+        _outputs(caller, calculation_id)
         .annotate(
             head=Substr("digits", 1, edge_chars),
             tail=Substr("digits", max(length - edge_chars + 1, 1), edge_chars),
@@ -110,13 +135,72 @@ def calculation_output_excerpt(
 
 
 def calculation_output_chunks(
-    *, calculation_id: uuid.UUID, length: int, chunk_chars: int = OUTPUT_CHUNK_CHARS
+    *,
+    caller: Caller,
+    calculation_id: uuid.UUID,
+    length: int,
+    chunk_chars: int = OUTPUT_CHUNK_CHARS,
 ) -> Iterator[str]:
     """Yield the output's digits in order, one bounded chunk per query, for streaming."""
     for start in range(1, length + 1, chunk_chars):
         yield (
-            CalculationOutput.objects.filter(calculation_id=calculation_id)
+            _outputs(caller, calculation_id)
             .annotate(chunk=Substr("digits", start, chunk_chars))
             .values_list("chunk", flat=True)
             .get()
         )
+
+
+# --- Backpressure ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BackpressureStatus:
+    """Whether new submissions are refused right now, and why (for the form, the API and the
+    dashboard)."""
+
+    active: bool
+    unfinished: int
+    max_unfinished: int  # 0: no bound
+    oldest_pending_seconds: float | None
+    max_wait_seconds: float  # 0: no bound
+    retry_after: int
+
+    @property
+    def reason(self) -> str:
+        if self.max_unfinished and self.unfinished >= self.max_unfinished:
+            return f"{self.unfinished:,} calculations unfinished, bound {self.max_unfinished:,}"
+        if self.active:
+            waited, bound = self.oldest_pending_seconds, self.max_wait_seconds
+            return (
+                f"the oldest pending calculation has waited {waited:,.0f} s, bound {bound:,.0f} s"
+            )
+        return "accepting submissions"
+
+
+def backpressure_status() -> BackpressureStatus:
+    """Two indexed queries (status, created_at): the count of PENDING and RUNNING rows, which
+    backpressure itself keeps near its bound, and the oldest PENDING row's age."""
+    max_unfinished = settings.CALCQUEUE_BACKPRESSURE_MAX_UNFINISHED
+    max_wait = settings.CALCQUEUE_BACKPRESSURE_MAX_WAIT_SECONDS
+    unfinished = Calculation.objects.filter(
+        status__in=[Calculation.Status.PENDING, Calculation.Status.RUNNING]
+    ).count()
+    oldest = (
+        Calculation.objects.filter(status=Calculation.Status.PENDING)
+        .order_by("created_at")
+        .values_list("created_at", flat=True)
+        .first()
+    )
+    waited = (timezone.now() - oldest).total_seconds() if oldest else None
+    active = bool(max_unfinished and unfinished >= max_unfinished) or bool(
+        max_wait and waited is not None and waited > max_wait
+    )
+    return BackpressureStatus(
+        active=active,
+        unfinished=unfinished,
+        max_unfinished=max_unfinished,
+        oldest_pending_seconds=waited,
+        max_wait_seconds=max_wait,
+        retry_after=settings.CALCQUEUE_BACKPRESSURE_RETRY_AFTER_SECONDS,
+    )

@@ -15,7 +15,8 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from calculations import bulk, validation
+from accounts.callers import Caller
+from calculations import admission, bulk, selectors, validation
 from calculations.claims import Claimant, Decision, decide
 from calculations.models import Calculation, CalculationOutput
 from calculations.output import summarise
@@ -57,36 +58,52 @@ def time_limits_for(equation: str) -> tuple[float, float]:
 
 
 def calculations_submit(
-    *,
-    equation: str,
-    inputs: Sequence[int],
-    retry_of: Calculation | None = None,
-    notify: Sequence[Target] = (),
+    *, caller: Caller, equation: str, inputs: Sequence[int], notify: Sequence[Target] = ()
 ) -> list[Calculation]:
-    """Create one PENDING calculation per input and enqueue them once the rows are committed.
+    """Create one PENDING calculation per input, owned by the caller, and enqueue them once
+    the rows are committed.
 
-    All or nothing: one invalid input raises ValidationError and creates nothing. Each of
+    All or nothing: one invalid input raises ValidationError and creates nothing; a caller
+    over their rate limit, or a full queue, raises admission.SubmissionRefused. Each of
     `notify` (checked targets, notifications.targets) is told when they are final.
     """
     spec = validation.equation_for(equation)
-    validation.validate_inputs(spec, inputs)
-    return _create([(spec.key, n) for n in inputs], retry_of=retry_of, notify=notify)
+    validation.validate_inputs(spec, inputs, signed_in=caller.is_signed_in)
+    admission.submission_admit(caller=caller)
+    return _create([(spec.key, n) for n in inputs], owner=_owner(caller), notify=notify)
 
 
 def calculations_submit_items(
-    *, items: Sequence[tuple[str, int]], notify: Sequence[Target] = ()
+    *, caller: Caller, items: Sequence[tuple[str, int]], notify: Sequence[Target] = ()
 ) -> list[Calculation]:
     """Create a PENDING calculation per (equation, n), of any equations, all or nothing
     (ValidationError names the item at fault), and enqueue them after commit."""
-    validation.validate_items(items, max_batch=settings.CALCQUEUE_API_MAX_BATCH)
-    return _create([(validation.equation_for(key).key, n) for key, n in items], notify=notify)
+    validation.validate_items(
+        items, max_batch=settings.CALCQUEUE_API_MAX_BATCH, signed_in=caller.is_signed_in
+    )
+    admission.submission_admit(caller=caller)
+    return _create(
+        [(validation.equation_for(key).key, n) for key, n in items],
+        owner=_owner(caller),
+        notify=notify,
+    )
+
+
+def _owner(caller: Caller) -> dict:
+    if caller.is_signed_in:
+        return {"owner_id": caller.user_id, "anonymous_key": ""}
+    if not caller.anonymous_key:
+        raise ValueError("an anonymous caller needs a session key to own calculations")
+    return {"owner_id": None, "anonymous_key": caller.anonymous_key}
 
 
 def _create(
     items: Sequence[tuple[str, int]],
+    *,
+    owner: dict,
     retry_of: Calculation | None = None,
     notify: Sequence[Target] = (),
-):
+) -> list[Calculation]:
     now = timezone.now()
     # One microsecond apart, so that a batch lists in the order it was given.
     calculations = [
@@ -96,6 +113,7 @@ def _create(
             created_at=now + timedelta(microseconds=index),
             enqueued_at=now,
             retry_of=retry_of,
+            **owner,
         )
         for index, (equation, n) in enumerate(items)
     ]
@@ -441,24 +459,25 @@ def _settle_abandoned(
 # --- Cancel and retry ------------------------------------------------------------------------
 
 
-def calculation_cancel(*, calculation_id: uuid.UUID | str) -> Calculation:
+def calculation_cancel(*, caller: Caller, calculation_id: uuid.UUID | str) -> Calculation:
     """Cancel a calculation: a PENDING one at once, a RUNNING one within about a second.
 
     A RUNNING computation stops at its next progress check; one that does not check in time
-    is stopped by its worker's lease keeper. Raises Calculation.DoesNotExist; a finished
-    calculation is returned unchanged.
+    is stopped by its worker's lease keeper. Raises Calculation.DoesNotExist (also for one
+    the caller may not see); a finished calculation is returned unchanged.
     """
     now = timezone.now()
-    cancelled = Calculation.objects.filter(
-        pk=calculation_id, status=Calculation.Status.PENDING
-    ).update(status=Calculation.Status.CANCELLED, cancel_requested_at=now, finished_at=now)
+    rows = selectors.calculations_visible(caller=caller).filter(pk=calculation_id)
+    cancelled = rows.filter(status=Calculation.Status.PENDING).update(
+        status=Calculation.Status.CANCELLED, cancel_requested_at=now, finished_at=now
+    )
     if cancelled:
         notifications.calculations_finished(calculation_ids=[calculation_id])
     else:
-        Calculation.objects.filter(
-            pk=calculation_id, status=Calculation.Status.RUNNING, cancel_requested_at__isnull=True
-        ).update(cancel_requested_at=now)
-    return Calculation.objects.get(pk=calculation_id)
+        rows.filter(status=Calculation.Status.RUNNING, cancel_requested_at__isnull=True).update(
+            cancel_requested_at=now
+        )
+    return rows.get()
 
 
 def calculations_overdue_cancels(*, node: str, calculation_ids: Sequence[str]) -> list[str]:
@@ -478,33 +497,54 @@ def calculations_overdue_cancels(*, node: str, calculation_ids: Sequence[str]) -
     ]
 
 
-def calculation_retry(*, calculation_id: uuid.UUID | str) -> Calculation:
-    """Submit a failed or cancelled calculation again, as a new calculation linked to it.
+def calculation_retry(*, caller: Caller, calculation_id: uuid.UUID | str) -> Calculation:
+    """Submit a failed or cancelled calculation again, as a new calculation linked to it and
+    owned by the first one's owner (staff retrying a user's calculation retry it for them).
 
     A new row keeps the history of the first attempt intact (its error, its timings).
+    Raises Calculation.DoesNotExist, CalculationStateError, ValidationError or
+    admission.SubmissionRefused.
     """
-    original = Calculation.objects.get(pk=calculation_id)
+    original = selectors.calculation_get(caller=caller, calculation_id=calculation_id)
     if not original.can_retry:
         raise CalculationStateError(
             f"only ERROR or CANCELLED calculations can be retried; this one is {original.status}"
         )
-    (retry,) = calculations_submit(
-        equation=original.equation, inputs=[original.n], retry_of=original
+    equation = validation.equation_for(original.equation)
+    validation.validate_inputs(equation, [original.n], signed_in=caller.is_signed_in)
+    admission.submission_admit(caller=caller)
+    (retry,) = _create(
+        [(equation.key, original.n)],
+        owner={"owner_id": original.owner_id, "anonymous_key": original.anonymous_key},
+        retry_of=original,
     )
     return retry
 
 
-def calculation_delete(*, calculation_id: uuid.UUID | str) -> None:
-    """Delete a calculation and its output; raises Calculation.DoesNotExist.
+def calculation_delete(*, caller: Caller, calculation_id: uuid.UUID | str) -> None:
+    """Delete a calculation and its output; raises Calculation.DoesNotExist (also for one the
+    caller may not see).
 
     A RUNNING computation notices at its next progress check (its claim matches no row) and
     stops; a result that arrives later matches no row and is dropped.
     """
     with transaction.atomic():
-        calculation = Calculation.objects.select_for_update().get(pk=calculation_id)
+        calculation = (
+            selectors.calculations_visible(caller=caller).select_for_update().get(pk=calculation_id)
+        )
         CalculationOutput.objects.filter(calculation_id=calculation.pk).delete()
         Calculation.objects.filter(retry_of=calculation.pk).update(retry_of=None)
         calculation.delete()
+
+
+def calculations_adopt(*, anonymous_key: str, user_id: int) -> int:
+    """Give the calculations an anonymous visitor made in their session to the user they
+    signed in as; returns how many."""
+    if not anonymous_key:
+        return 0
+    return Calculation.objects.filter(owner__isnull=True, anonymous_key=anonymous_key).update(
+        owner_id=user_id, anonymous_key=""
+    )
 
 
 # --- Sweeping --------------------------------------------------------------------------------

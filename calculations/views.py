@@ -8,7 +8,9 @@ from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from calculations import selectors, services
+from accounts.callers import caller_that_owns
+from accounts.decorators import caller_required
+from calculations import admission, selectors, services
 from calculations.forms import CalculationForm
 from calculations.models import Calculation
 from notifications import selectors as notification_selectors
@@ -18,42 +20,62 @@ DETAIL_FULL_DIGITS = 2000
 DETAIL_EDGE_DIGITS = 200
 
 
+def _refusal(response: HttpResponse, refused: admission.SubmissionRefused) -> HttpResponse:
+    response.status_code = refused.status
+    response["Retry-After"] = str(refused.retry_after)
+    return response
+
+
 @require_http_methods(["GET", "POST"])
+@caller_required
 def calculation_list(request: HttpRequest) -> HttpResponse:
-    form = CalculationForm(request.POST or None, user=request.user)
+    caller = request.caller
+    form = CalculationForm(request.POST or None, signed_in=caller.is_signed_in, user=request.user)
+    refused = None
     if request.method == "POST" and form.is_valid():
         notify = form.cleaned_data["notify"]
-        created = services.calculations_submit(
-            equation=form.cleaned_data["equation"],
-            inputs=form.cleaned_data["inputs"],
-            notify=notify,
-        )
-        emailed = "".join(f"; an email to {target.address} when done" for target in notify)
-        messages.success(request, f"Queued {len(created)} calculation(s){emailed}.")
-        return redirect("calculations:list")
+        try:
+            created = services.calculations_submit(
+                caller=caller_that_owns(request, caller),
+                equation=form.cleaned_data["equation"],
+                inputs=form.cleaned_data["inputs"],
+                notify=notify,
+            )
+        except admission.SubmissionRefused as error:
+            refused = error
+        else:
+            emailed = "".join(f"; an email to {target.address} when done" for target in notify)
+            messages.success(request, f"Queued {len(created)} calculation(s){emailed}.")
+            return redirect("calculations:list")
     try:
         page = selectors.calculation_page(
-            after=request.GET.get("after"), size=settings.CALCQUEUE_PAGE_SIZE
+            caller=caller, after=request.GET.get("after"), size=settings.CALCQUEUE_PAGE_SIZE
         )
     except selectors.InvalidCursorError:
         return redirect("calculations:list")
-    context = {"form": form, "page": page}
+    context = {"form": form, "page": page, "refused": refused}
     if request.htmx:
         return render(request, "calculations/_calculation_table.html", context)
-    status = 400 if form.errors else 200
-    return render(request, "calculations/calculation_list.html", context, status=status)
+    response = render(
+        request, "calculations/calculation_list.html", context, status=400 if form.errors else 200
+    )
+    return _refusal(response, refused) if refused else response
 
 
-def _get_or_404(calculation_id: uuid.UUID) -> Calculation:
+def _get_or_404(request: HttpRequest, calculation_id: uuid.UUID) -> Calculation:
     try:
-        return selectors.calculation_get(calculation_id=calculation_id)
+        return selectors.calculation_get(caller=request.caller, calculation_id=calculation_id)
     except Calculation.DoesNotExist:
         raise Http404("No calculation with this id.") from None
 
 
 @require_GET
+@caller_required
 def calculation_detail(request: HttpRequest, calculation_id: uuid.UUID) -> HttpResponse:
-    calculation = _get_or_404(calculation_id)
+    return _detail(request, _get_or_404(request, calculation_id))
+
+
+def _detail(request: HttpRequest, calculation: Calculation) -> HttpResponse:
     notifications = notification_selectors.notifications_for(calculation_ids=[calculation.id])[
         calculation.id
     ]
@@ -70,7 +92,10 @@ def calculation_detail(request: HttpRequest, calculation_id: uuid.UUID) -> HttpR
             else DETAIL_EDGE_DIGITS
         )
         head, tail = selectors.calculation_output_excerpt(
-            calculation_id=calculation.id, length=calculation.output_digits, edge_chars=edge
+            caller=request.caller,
+            calculation_id=calculation.id,
+            length=calculation.output_digits,
+            edge_chars=edge,
         )
         context |= {
             "output_head": head,
@@ -86,13 +111,14 @@ def calculation_detail(request: HttpRequest, calculation_id: uuid.UUID) -> HttpR
 
 
 @require_GET
+@caller_required
 def calculation_output(request: HttpRequest, calculation_id: uuid.UUID) -> StreamingHttpResponse:
-    calculation = _get_or_404(calculation_id)
+    calculation = _get_or_404(request, calculation_id)
     if calculation.status != Calculation.Status.SUCCESS:
         raise Http404("This calculation has no output yet.")
     response = StreamingHttpResponse(
         selectors.calculation_output_chunks(
-            calculation_id=calculation.id, length=calculation.output_digits
+            caller=request.caller, calculation_id=calculation.id, length=calculation.output_digits
         ),
         content_type="text/plain; charset=us-ascii",
     )
@@ -112,9 +138,12 @@ def _back(request: HttpRequest, default: str) -> HttpResponse:
 
 
 @require_POST
+@caller_required
 def calculation_cancel(request: HttpRequest, calculation_id: uuid.UUID) -> HttpResponse:
     try:
-        calculation = services.calculation_cancel(calculation_id=calculation_id)
+        calculation = services.calculation_cancel(
+            caller=request.caller, calculation_id=calculation_id
+        )
     except Calculation.DoesNotExist:
         raise Http404("No calculation with this id.") from None
     if calculation.is_final and calculation.status != Calculation.Status.CANCELLED:
@@ -125,11 +154,16 @@ def calculation_cancel(request: HttpRequest, calculation_id: uuid.UUID) -> HttpR
 
 
 @require_POST
+@caller_required
 def calculation_retry(request: HttpRequest, calculation_id: uuid.UUID) -> HttpResponse:
     try:
-        retry = services.calculation_retry(calculation_id=calculation_id)
+        retry = services.calculation_retry(caller=request.caller, calculation_id=calculation_id)
     except Calculation.DoesNotExist:
         raise Http404("No calculation with this id.") from None
+    except admission.SubmissionRefused as error:
+        messages.error(request, str(error))
+        response = _detail(request, _get_or_404(request, calculation_id))
+        return _refusal(response, error)
     except (services.CalculationStateError, ValidationError) as error:
         messages.error(request, " ".join(getattr(error, "messages", [str(error)])))
         return redirect("calculations:detail", calculation_id=calculation_id)

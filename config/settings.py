@@ -5,10 +5,13 @@ embedded Redis server under the state directory. `CALCQUEUE_ENV=production`
 removes every default that is unsafe in production and fails loudly instead.
 """
 
+import re
 import secrets
+import ssl
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF
 from kombu import Queue
 
 from devstack.embedded_redis import embedded_redis_url
@@ -57,12 +60,15 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_htmx",
     "ninja",
+    "csp",
+    "accounts",
     "calculations",
     "notifications",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -86,6 +92,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "accounts.context_processors.accounts",
             ],
         },
     },
@@ -124,6 +131,20 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = env.str("REDIS_URL", default="") or embedded_redis_url(STATE_DIR / "redis")
 
 CELERY_BROKER_URL = REDIS_URL
+# rediss:// (TLS): the server's certificate is always verified, against the system's CAs or
+# REDIS_TLS_CA_FILE. A password goes in the URL: rediss://:password@host:6380/0.
+REDIS_TLS_CA_FILE = env.str("REDIS_TLS_CA_FILE", default="")
+REDIS_TLS = REDIS_URL.startswith("rediss://")
+_REDIS_TLS_OPTIONS = (
+    {
+        "ssl_cert_reqs": ssl.CERT_REQUIRED,
+        **({"ssl_ca_certs": REDIS_TLS_CA_FILE} if REDIS_TLS_CA_FILE else {}),
+    }
+    if REDIS_TLS
+    else {}
+)
+if REDIS_TLS:
+    CELERY_BROKER_USE_SSL = _REDIS_TLS_OPTIONS
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -280,6 +301,18 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# The cache holds the rate limits' counters, in the same Redis under its own key prefix (never
+# call cache.clear(): on Redis it is FLUSHDB, which would empty the queues too). A short
+# timeout: when Redis is down, submissions go on without a rate limit (calculations.ratelimit).
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": re.sub(r"^redis\+socket://", "unix://", REDIS_URL),
+        "KEY_PREFIX": "calcqueue:cache",
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1, **_REDIS_TLS_OPTIONS},
+    }
+}
+
 # --- Calculations ---------------------------------------------------------------------------
 
 # Per-equation upper bounds on the input, e.g. CALCQUEUE_MAX_N="fibonacci=20000000".
@@ -294,6 +327,48 @@ CALCQUEUE_API_OUTPUT_DIGITS = env.int("CALCQUEUE_API_OUTPUT_DIGITS", default=10_
 CALCQUEUE_IDEMPOTENCY_TTL_SECONDS = env.int("CALCQUEUE_IDEMPOTENCY_TTL_SECONDS", default=86_400)
 CALCQUEUE_PAGE_SIZE = env.int("CALCQUEUE_PAGE_SIZE", default=25)
 
+# --- Callers and cost limits (README, "Accounts and limits") ------------------------------------
+
+CALCQUEUE_ALLOW_ANONYMOUS = env.bool("CALCQUEUE_ALLOW_ANONYMOUS", default=True)
+CALCQUEUE_SIGNUP_ENABLED = env.bool("CALCQUEUE_SIGNUP_ENABLED", default=True)
+# Anonymous callers' bounds on n, e.g. "fibonacci=1000000"; an equation not named gets a tenth
+# of the signed-in bound (calculations.validation).
+CALCQUEUE_ANON_MAX_N = {
+    key: int(value) for key, value in env.dict("CALCQUEUE_ANON_MAX_N", default={}).items()
+}
+
+
+def _rate(name: str, default: str) -> tuple[int, int] | None:
+    """A rate such as "30/m" or "5/10s" as (requests, seconds); None for "off"."""
+    value = env.str(name, default=default).strip()
+    if value.lower() in {"off", "0", ""}:
+        return None
+    found = re.fullmatch(r"(\d+)/(\d*)([smh])", value)
+    if not found:
+        raise environ.ImproperlyConfigured(f"{name} must look like 30/m or 5/10s, not {value!r}")
+    count, multiple, unit = found.groups()
+    return int(count), int(multiple or 1) * {"s": 1, "m": 60, "h": 3600}[unit]
+
+
+# Submissions (form posts, API submissions and retries) per caller: by user, else by client
+# address. A batch counts once; its size is bounded by CALCQUEUE_MAX_BATCH / _API_MAX_BATCH.
+CALCQUEUE_RATE_LIMIT_ANONYMOUS = _rate("CALCQUEUE_RATE_LIMIT_ANONYMOUS", "30/m")
+CALCQUEUE_RATE_LIMIT_SIGNED_IN = _rate("CALCQUEUE_RATE_LIMIT_SIGNED_IN", "120/m")
+# Reverse proxies in front of the web server that append to X-Forwarded-For (0: none, the
+# client address is REMOTE_ADDR). Set it exactly: one more lets clients choose their address.
+CALCQUEUE_TRUSTED_PROXIES = env.int("CALCQUEUE_TRUSTED_PROXIES", default=0)
+# Backpressure: refuse submissions (503) while this many calculations are unfinished, or while
+# the oldest PENDING one has waited this long; 0 switches a bound off.
+CALCQUEUE_BACKPRESSURE_MAX_UNFINISHED = env.int(
+    "CALCQUEUE_BACKPRESSURE_MAX_UNFINISHED", default=10_000
+)
+CALCQUEUE_BACKPRESSURE_MAX_WAIT_SECONDS = env.float(
+    "CALCQUEUE_BACKPRESSURE_MAX_WAIT_SECONDS", default=600
+)
+CALCQUEUE_BACKPRESSURE_RETRY_AFTER_SECONDS = env.int(
+    "CALCQUEUE_BACKPRESSURE_RETRY_AFTER_SECONDS", default=30
+)
+
 # --- Web ----------------------------------------------------------------------------------
 
 LANGUAGE_CODE = "en-us"
@@ -304,9 +379,58 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = STATE_DIR / "static"
 
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": f"django.contrib.auth.password_validation.{name}"}
+    for name in (
+        "UserAttributeSimilarityValidator",
+        "MinimumLengthValidator",
+        "CommonPasswordValidator",
+        "NumericPasswordValidator",
+    )
+]
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "calculations:list"
+LOGOUT_REDIRECT_URL = "calculations:list"
+
+# --- Security headers and cookies -------------------------------------------------------------
+
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = IS_PRODUCTION
+SESSION_COOKIE_SAMESITE = "Lax"
+# No script reads the CSRF cookie: forms carry the token, and the API docs page gets it in
+# its HTML.
+CSRF_COOKIE_HTTPONLY = True
 CSRF_COOKIE_SECURE = IS_PRODUCTION
+CSRF_COOKIE_SAMESITE = "Lax"
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=IS_PRODUCTION)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000 if IS_PRODUCTION else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=IS_PRODUCTION)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+# Asking browsers to hard-code HTTPS for the domain (the preload list) is the domain owner's
+# decision, so it is off by default and check --deploy's reminder about it is silenced.
+SILENCED_SYSTEM_CHECKS = ["security.W021"]
+if CALCQUEUE_TRUSTED_PROXIES:
+    # The proxy terminates TLS and says so; without a proxy the header is the client's word.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Every page runs only the project's own scripts and styles (htmx's inline indicator styles
+# are switched off in base.html); no inline script, no eval, no framing.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {

@@ -25,6 +25,8 @@ from django.db import DatabaseError, transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
+from accounts.callers import Caller
+from calculations import selectors as calculation_selectors
 from calculations.models import Calculation
 from notifications import events, retries, senders
 from notifications.models import Delivery, DeliveryAttempt, Subscription, SubscriptionCalculation
@@ -357,10 +359,12 @@ def delivery_resend(*, delivery_id: uuid.UUID | str) -> Delivery:
 
 
 def notification_resend(
-    *, calculation_id: uuid.UUID | str, subscription_id: uuid.UUID | str
+    *, caller: Caller, calculation_id: uuid.UUID | str, subscription_id: uuid.UUID | str
 ) -> Delivery:
-    """Send again the failed delivery of a calculation's notification (its webhook event,
-    or the email of its batch); raises Delivery.DoesNotExist or DeliveryStateError."""
+    """Send again the failed delivery of a calculation the caller can see (its webhook
+    event, or the email of its batch); raises Calculation.DoesNotExist,
+    SubscriptionCalculation.DoesNotExist, Delivery.DoesNotExist or DeliveryStateError."""
+    calculation_selectors.calculation_get(caller=caller, calculation_id=calculation_id)
     link = SubscriptionCalculation.objects.select_related("subscription").get(
         calculation_id=calculation_id, subscription_id=subscription_id
     )

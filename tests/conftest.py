@@ -22,6 +22,15 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 WORKER_READY_TIMEOUT_SECONDS = 60.0
 
 
+@pytest.fixture(autouse=True)
+def no_rate_limits(settings) -> None:
+    """Rate limits are off unless a test turns them on (tests/calculations/test_admission.py,
+    against a real Redis): otherwise each test's submissions would count against the next
+    test's, and tests would pass or fail by their order."""
+    settings.CALCQUEUE_RATE_LIMIT_ANONYMOUS = None
+    settings.CALCQUEUE_RATE_LIMIT_SIGNED_IN = None
+
+
 @pytest.fixture(scope="session")
 def broker_url() -> Iterator[str]:
     """A real Redis broker, emptied of any message left by an earlier run."""

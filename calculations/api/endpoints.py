@@ -9,13 +9,15 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.urls import reverse
 from ninja import Body, Header, NinjaAPI, Query, Status
-from ninja.errors import HttpError
+from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as RequestValidationError
 from ninja.renderers import JSONRenderer
 from ninja.responses import NinjaJSONEncoder
 from pydantic import Field
 
-from calculations import idempotency, selectors, services
+from accounts.api_auth import API_AUTH
+from accounts.callers import Caller, caller_that_owns
+from calculations import admission, idempotency, selectors, services
 from calculations.api.problems import field_name, problem_response
 from calculations.api.schemas import (
     BatchOut,
@@ -54,10 +56,13 @@ class _Renderer(JSONRenderer):
 
 class _API(NinjaAPI):
     def get_openapi_schema(self, *args, **kwargs):
-        """Document errors as what they are: application/problem+json."""
+        """Document errors as what they are (application/problem+json), and that a token or
+        a session is optional while anonymous use is on."""
         schema = super().get_openapi_schema(*args, **kwargs)
         for operations in schema["paths"].values():
             for operation in operations.values():
+                if "security" in operation and settings.CALCQUEUE_ALLOW_ANONYMOUS:
+                    operation["security"].append({})
                 for status, response in operation.get("responses", {}).items():
                     if int(status) >= 400 and "application/json" in response.get("content", {}):
                         response["content"] = {
@@ -68,15 +73,29 @@ class _API(NinjaAPI):
 
 api = _API(
     renderer=_Renderer(),
+    auth=API_AUTH,
     title="calcqueue",
     version="1",
-    description="Long calculations computed in the background. Errors are RFC 9457 problem "
-    "details (application/problem+json).",
+    description="Long calculations computed in the background. Send a personal API token as "
+    "`Authorization: Bearer cq_…` (create one at /account/tokens/); the browser's session works "
+    "too, with the CSRF token on writes. Each caller sees only their own calculations. Errors "
+    "are RFC 9457 problem details (application/problem+json).",
     urls_namespace="api",
 )
 PAGE_SIZE_MAX = 100
 WAIT_SECONDS_MAX = 30
-ERRORS = {400: Problem, 404: Problem, 409: Problem, 413: Problem, 415: Problem, 422: Problem}
+ERRORS = {
+    400: Problem,
+    401: Problem,
+    403: Problem,
+    404: Problem,
+    409: Problem,
+    413: Problem,
+    415: Problem,
+    422: Problem,
+}
+# Submissions may also be refused for their cost: the caller's rate limit, or a full queue.
+SUBMIT_ERRORS = {**ERRORS, 429: Problem, 503: Problem}
 
 
 # --- Errors ----------------------------------------------------------------------------------
@@ -104,6 +123,19 @@ def _refused_input(request: HttpRequest, error: ValidationError) -> HttpResponse
 @api.exception_handler(HttpError)
 def _http_error(request: HttpRequest, error: HttpError) -> HttpResponse:
     return problem_response(error.status_code, error.message)
+
+
+@api.exception_handler(AuthenticationError)
+def _unauthenticated(request: HttpRequest, error: AuthenticationError) -> HttpResponse:
+    detail = error.message if error.message != "Unauthorized" else "Sign in, or send an API token."
+    return problem_response(401, detail, headers={"WWW-Authenticate": 'Bearer realm="calcqueue"'})
+
+
+@api.exception_handler(admission.SubmissionRefused)
+def _refused(request: HttpRequest, error: admission.SubmissionRefused) -> HttpResponse:
+    return problem_response(
+        error.status, str(error), headers={"Retry-After": str(error.retry_after)}
+    )
 
 
 @api.exception_handler(Http404)
@@ -136,16 +168,24 @@ def _key_reused(request: HttpRequest, error: idempotency.IdempotencyKeyReused) -
 # --- Endpoints -------------------------------------------------------------------------------
 
 
-@api.get("/equations", response=list[EquationOut], tags=["equations"])
+def _caller(request: HttpRequest) -> Caller:
+    return request.auth
+
+
+@api.get("/equations", response={200: list[EquationOut], **ERRORS}, tags=["equations"])
 def equation_list(request: HttpRequest):
-    """The equations calcqueue computes, with the inputs each accepts."""
+    """The equations calcqueue computes, with the inputs each accepts: `max_n` is the
+    caller's bound (anonymous callers have lower ones)."""
+    signed_in = _caller(request).is_signed_in
     return [
         {
             "key": equation.key,
             "label": equation.label,
             "description": equation.description,
             "min_n": equation.min_n,
-            "max_n": max_n_for(equation),
+            "max_n": max_n_for(equation, signed_in=signed_in),
+            "max_n_anonymous": max_n_for(equation, signed_in=False),
+            "max_n_signed_in": max_n_for(equation, signed_in=True),
         }
         for equation in registry.all_equations()
     ]
@@ -153,7 +193,7 @@ def equation_list(request: HttpRequest):
 
 @api.post(
     "/calculations",
-    response={202: CalculationOut | BatchOut, **ERRORS},
+    response={202: CalculationOut | BatchOut, **SUBMIT_ERRORS},
     tags=["calculations"],
     url_name="calculation_submit",
 )
@@ -166,10 +206,11 @@ def calculation_submit(
     (`{"items": [...]}`, up to CALCQUEUE_API_MAX_BATCH): 202 with the PENDING calculations.
     All or nothing. With an Idempotency-Key, a retry of the same request returns the first
     response and creates nothing. `notify_email` and `callback_url` ask to be told when the
-    calculations are final (one email for the whole submission; one webhook event each)."""
+    calculations are final (one email for the whole submission; one webhook event each).
+    429 over the caller's rate limit, 503 while the queue is full, both with Retry-After."""
+    caller = caller_that_owns(request, _caller(request))
     # Checked before the transaction of an Idempotency-Key: a callback's host is resolved
     # (DNS), which must not happen while holding the database's write lock.
-    # A token's default callback (with its own secret) would be added to these targets.
     targets = notification_targets.targets_from_request(
         notify_email=payload.notify_email, callback_url=payload.callback_url, user=request.user
     )
@@ -178,7 +219,7 @@ def calculation_submit(
         if isinstance(payload, CalculationIn):
             try:
                 (created,) = services.calculations_submit_items(
-                    items=[(payload.equation, payload.n)], notify=targets
+                    caller=caller, items=[(payload.equation, payload.n)], notify=targets
                 )
             except ValidationError as error:
                 raise _single_item_fields(error) from None
@@ -186,12 +227,14 @@ def calculation_submit(
             location = reverse("api:calculation_get", kwargs={"calculation_id": created.id})
             return idempotency.StoredResponse(202, body.model_dump_json(), location)
         created = services.calculations_submit_items(
-            items=[(item.equation, item.n) for item in payload.items], notify=targets
+            caller=caller,
+            items=[(item.equation, item.n) for item in payload.items],
+            notify=targets,
         )
         body = BatchOut.model_validate({"items": _submitted_out(created)})
         return idempotency.StoredResponse(202, body.model_dump_json())
 
-    return _respond_once(request, idempotency_key, payload.model_dump_json(), produce)
+    return _respond_once(request, caller, idempotency_key, payload.model_dump_json(), produce)
 
 
 def _submitted_out(created: list[Calculation]) -> list[dict]:
@@ -211,12 +254,16 @@ def _notifications(calculations: list[Calculation]) -> dict:
     )
 
 
-def _respond_once(request, key: str | None, canonical_body: str, produce) -> HttpResponse:
-    """Produce the response, or with an Idempotency-Key replay the one first produced."""
+def _respond_once(
+    request, caller: Caller, key: str | None, canonical_body: str, produce
+) -> HttpResponse:
+    """Produce the response, or with an Idempotency-Key replay the one first produced for
+    this caller (keys of different callers never meet)."""
     if key is None:
         stored = produce()
     else:
         stored = idempotency.idempotent_response(
+            scope=caller.owner_key,
             key=key,
             fingerprint=idempotency.request_fingerprint(
                 method=request.method, path=request.path, canonical_body=canonical_body
@@ -263,7 +310,7 @@ def calculation_list(
             raise HttpError(422, str(error)) from None
     try:
         page = selectors.calculation_page(
-            after=cursor, size=limit, status=status, equation=equation
+            caller=_caller(request), after=cursor, size=limit, status=status, equation=equation
         )
     except selectors.InvalidCursorError:
         raise HttpError(400, "The cursor is not one this API gave out.") from None
@@ -291,10 +338,14 @@ def calculation_get(
     """Every field of a calculation. The output is inline up to CALCQUEUE_API_OUTPUT_DIGITS
     (10,000) digits, else its first digits with output_truncated and a link to all of them.
     `?wait=N` (N ≤ 30 s) answers as soon as the calculation is final, or after N seconds."""
-    calculation = selectors.calculation_wait(calculation_id=calculation_id, timeout=wait)
+    caller = _caller(request)
+    calculation = selectors.calculation_wait(
+        caller=caller, calculation_id=calculation_id, timeout=wait
+    )
     output = None
     if calculation.status == Calculation.Status.SUCCESS:
         output = selectors.calculation_output_head(
+            caller=caller,
             calculation_id=calculation.id,
             length=min(calculation.output_digits, settings.CALCQUEUE_API_OUTPUT_DIGITS),
         )
@@ -311,12 +362,13 @@ def calculation_get(
 )
 def calculation_output(request: HttpRequest, calculation_id: uuid.UUID):
     """The exact decimal digits, as text/plain, streamed: any size."""
-    calculation = selectors.calculation_get(calculation_id=calculation_id)
+    caller = _caller(request)
+    calculation = selectors.calculation_get(caller=caller, calculation_id=calculation_id)
     if calculation.status != Calculation.Status.SUCCESS:
         raise HttpError(409, f"This calculation has no output: it is {calculation.status}.")
     response = StreamingHttpResponse(
         selectors.calculation_output_chunks(
-            calculation_id=calculation.id, length=calculation.output_digits
+            caller=caller, calculation_id=calculation.id, length=calculation.output_digits
         ),
         content_type="text/plain; charset=us-ascii",
     )
@@ -332,7 +384,9 @@ def calculation_output(request: HttpRequest, calculation_id: uuid.UUID):
 def calculation_cancel(request: HttpRequest, calculation_id: uuid.UUID):
     """Cancel: a PENDING calculation at once, a RUNNING one within about a second (its
     status turns CANCELLED then). 409 if it had already finished otherwise."""
-    calculation = services.calculation_cancel(calculation_id=calculation_id)
+    calculation = services.calculation_cancel(
+        caller=_caller(request), calculation_id=calculation_id
+    )
     if calculation.is_final and calculation.status != Calculation.Status.CANCELLED:
         raise HttpError(409, f"This calculation already finished: {calculation.status}.")
     return calculation_out(
@@ -342,7 +396,7 @@ def calculation_cancel(request: HttpRequest, calculation_id: uuid.UUID):
 
 @api.post(
     "/calculations/{calculation_id}/retry",
-    response={202: CalculationOut, **ERRORS},
+    response={202: CalculationOut, **SUBMIT_ERRORS},
     tags=["calculations"],
 )
 def calculation_retry(
@@ -353,20 +407,21 @@ def calculation_retry(
     """Submit an ERROR or CANCELLED calculation again, as a new calculation linked to it by
     retry_of. 409 for any other status. With an Idempotency-Key, one retry however often
     the request is sent."""
+    caller = _caller(request)
 
     def produce() -> idempotency.StoredResponse:
-        retry = services.calculation_retry(calculation_id=calculation_id)
+        retry = services.calculation_retry(caller=caller, calculation_id=calculation_id)
         body = CalculationOut.model_validate(calculation_out(retry, output=None))
         location = reverse("api:calculation_get", kwargs={"calculation_id": retry.id})
         return idempotency.StoredResponse(202, body.model_dump_json(), location)
 
-    return _respond_once(request, idempotency_key, "", produce)
+    return _respond_once(request, caller, idempotency_key, "", produce)
 
 
 @api.delete("/calculations/{calculation_id}", response={204: None, **ERRORS}, tags=["calculations"])
 def calculation_delete(request: HttpRequest, calculation_id: uuid.UUID):
     """Delete a calculation and its output; a RUNNING one stops at its next progress check."""
-    services.calculation_delete(calculation_id=calculation_id)
+    services.calculation_delete(caller=_caller(request), calculation_id=calculation_id)
     return Status(204, None)
 
 
@@ -381,14 +436,14 @@ def notification_resend(
 ):
     """Send a FAILED notification again (its webhook event, or the email of its batch),
     with a new round of attempts. 409 for any other status."""
+    caller = _caller(request)
     notification_services.notification_resend(
-        calculation_id=calculation_id, subscription_id=notification_id
+        caller=caller, calculation_id=calculation_id, subscription_id=notification_id
     )
+    calculation = selectors.calculation_get(caller=caller, calculation_id=calculation_id)
     (view,) = [
         view
-        for view in _notifications([selectors.calculation_get(calculation_id=calculation_id)])[
-            calculation_id
-        ]
+        for view in _notifications([calculation])[calculation_id]
         if view.subscription.id == notification_id
     ]
     return Status(202, notification_out(view))

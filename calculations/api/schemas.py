@@ -72,7 +72,9 @@ class EquationOut(Schema):
     label: str
     description: str
     min_n: int
-    max_n: int
+    max_n: int = Field(description="The caller's bound.")
+    max_n_anonymous: int
+    max_n_signed_in: int
 
 
 # The answers are plain Pydantic models rather than ninja Schemas: they are always built from

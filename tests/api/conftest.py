@@ -11,3 +11,12 @@ def enqueued(monkeypatch) -> list[list[str]]:
         services, "_enqueue", lambda calculations: calls.append([str(c.pk) for c in calculations])
     )
     return calls
+
+
+@pytest.fixture
+def client(client):
+    """Signed in (session) as the owner of the factory rows."""
+    from tests.calculations.factories import default_owner
+
+    client.force_login(default_owner())
+    return client

@@ -12,10 +12,12 @@ from collections.abc import Iterator
 import httpx
 import pytest
 import schemathesis
+from django.contrib.auth import get_user_model
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
+from accounts import services as account_services
 from calculations.models import Calculation
 from tests.drills.conftest import DrillBroker, DrillStack
 
@@ -45,6 +47,17 @@ def live_stack(tmp_path_factory, django_db_setup, django_db_blocker) -> Iterator
             broker.stop()
 
 
+@pytest.fixture
+def api(live_stack: DrillStack) -> Iterator[httpx.Client]:
+    """A client of the live server that calls as a program would, with an API token."""
+    user = get_user_model().objects.create_user("program")
+    token = account_services.api_token_create(user=user, name="live tests").secret
+    with httpx.Client(
+        base_url=live_stack.url, timeout=30, headers={"Authorization": f"Bearer {token}"}
+    ) as client:
+        yield client
+
+
 def _shorten_waits(case) -> None:
     """Keep a valid ?wait= short: the fuzzer would otherwise wait up to 30 s per example."""
     with contextlib.suppress(KeyError, TypeError, ValueError):
@@ -64,7 +77,7 @@ def _calculations_in_every_state(http: httpx.Client) -> list[str]:
     return ids
 
 
-def test_live_api_conforms_to_its_schema_and_never_fails_with_a_server_error(live_stack):
+def test_live_api_conforms_to_its_schema_and_never_fails_with_a_server_error(live_stack, api):
     # One Hypothesis run per operation, driven here rather than by schemathesis.pytest's
     # fixture loader, which does not work with pytest 9.
     schema = schemathesis.openapi.from_url(f"{live_stack.url}/api/openapi.json")
@@ -74,7 +87,7 @@ def test_live_api_conforms_to_its_schema_and_never_fails_with_a_server_error(liv
         key=lambda operation: operation.method.upper() == "DELETE",
     )
     # Random ids would only ever find nothing: half the cases name a real calculation.
-    existing = _calculations_in_every_state(live_stack.http)
+    existing = _calculations_in_every_state(api)
     failures, statuses, answered = {}, collections.Counter(), collections.Counter()
     for operation in operations:
 
@@ -88,7 +101,10 @@ def test_live_api_conforms_to_its_schema_and_never_fails_with_a_server_error(liv
                 case.path_parameters["calculation_id"] = known
             # Rules a schema cannot state — each equation's bounds, a reused Idempotency-Key,
             # a cancel of a finished calculation — refuse some schema-valid requests (4xx).
-            response = case.call_and_validate(excluded_checks=[positive_data_acceptance])
+            response = case.call_and_validate(
+                headers={"Authorization": api.headers["Authorization"]},
+                excluded_checks=[positive_data_acceptance],
+            )
             statuses[response.status_code] += 1
             answered[case.operation.label] += 1
 
@@ -104,14 +120,14 @@ def test_live_api_conforms_to_its_schema_and_never_fails_with_a_server_error(liv
     assert not failures, "\n\n".join(f"{name}:\n{error}" for name, error in failures.items())
 
 
-def test_concurrent_requests_with_one_idempotency_key_create_one_calculation(live_stack):
+def test_concurrent_requests_with_one_idempotency_key_create_one_calculation(live_stack, api):
     key = f"concurrent-{uuid.uuid4()}"
     body = {"items": [{"equation": "fibonacci", "n": 1000}, {"equation": "factorial", "n": 50}]}
     start = threading.Barrier(CONCURRENT_REQUESTS)
     responses: list[httpx.Response] = []
 
     def send() -> None:
-        with httpx.Client(base_url=live_stack.url, timeout=60) as http:
+        with httpx.Client(base_url=live_stack.url, timeout=60, headers=api.headers) as http:
             start.wait()
             responses.append(
                 http.post("/api/calculations", json=body, headers={"Idempotency-Key": key})
@@ -129,8 +145,8 @@ def test_concurrent_requests_with_one_idempotency_key_create_one_calculation(liv
     assert sorted(str(pk) for pk in Calculation.objects.values_list("pk", flat=True)) == sorted(ids)
 
 
-def test_long_poll_answers_promptly_when_the_calculation_finishes(live_stack):
-    http = live_stack.http
+def test_long_poll_answers_promptly_when_the_calculation_finishes(api):
+    http = api
     submitted = http.post("/api/calculations", json={"equation": "fibonacci", "n": 100_000})
     started = time.monotonic()
     final = http.get(submitted.headers["Location"], params={"wait": 30})
@@ -142,8 +158,8 @@ def test_long_poll_answers_promptly_when_the_calculation_finishes(live_stack):
     assert elapsed < WAIT_PROMPTNESS_BOUND_SECONDS
 
 
-def test_long_poll_gives_up_after_its_wait_while_the_calculation_runs(live_stack):
-    http = live_stack.http
+def test_long_poll_gives_up_after_its_wait_while_the_calculation_runs(api):
+    http = api
     submitted = http.post("/api/calculations", json={"equation": "nth_prime", "n": 300_000_000})
     started = time.monotonic()
     answer = http.get(submitted.headers["Location"], params={"wait": 1})

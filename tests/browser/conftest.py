@@ -59,11 +59,27 @@ class Pages:
         self.contexts = []
         self.errors: list[str] = []
         self.allowed: list[str] = []
+        self.session_cookie: dict | None = None
+
+    def sign_in(self, user) -> None:
+        """Open the pages from now on as `user`, with a session made as login would."""
+        from django.conf import settings
+        from django.test import Client
+
+        client = Client()
+        client.force_login(user)
+        self.session_cookie = {
+            "name": settings.SESSION_COOKIE_NAME,
+            "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
+            "url": self.base_url,
+        }
 
     def open(self, path: str = "/", *, viewport: dict = DESKTOP):
         context = self.browser.new_context(
             viewport=viewport, base_url=self.base_url, accept_downloads=True
         )
+        if self.session_cookie:
+            context.add_cookies([self.session_cookie])
         self.contexts.append(context)
         page = context.new_page()
         page.set_default_timeout(30_000)

@@ -20,6 +20,12 @@ CANCELLED_N = 300_000_000
 SLOW_TIMEOUT_MS = 180_000
 
 
+@pytest.fixture(autouse=True)
+def signed_in(pages, django_user_model) -> None:
+    """A signed-in user's pages: the long calculations here are above anonymous bounds."""
+    pages.sign_in(django_user_model.objects.create_user("browser"))
+
+
 def submit(page, equation: str, text: str) -> None:
     """Fill the form by keyboard, as someone without a mouse would, and send it."""
     page.locator("#id_equation").focus()

@@ -8,8 +8,10 @@ depend on the code they check.
 import random
 from datetime import timedelta
 
+from django.contrib.auth import get_user_model
 from django.utils import timezone
 
+from accounts.callers import Caller, caller_for_user
 from calculations.models import Calculation, CalculationOutput
 
 S = Calculation.Status
@@ -17,9 +19,23 @@ PREVIEW_FULL_DIGITS = 60
 PREVIEW_EDGE_DIGITS = 24
 
 
+def default_owner():
+    """The user who owns factory rows unless told otherwise (the signed-in `client` of the
+    page and API tests); who sees what is tested in tests/accounts/test_access.py."""
+    user, _ = get_user_model().objects.get_or_create(username="owner")
+    return user
+
+
+def owner_caller() -> Caller:
+    return caller_for_user(default_owner())
+
+
 def make_calculation(**fields) -> Calculation:
-    """A calculation row, PENDING unless told otherwise."""
-    return Calculation.objects.create(**({"equation": "fibonacci", "n": 10} | fields))
+    """A calculation row, PENDING unless told otherwise, owned by default_owner()."""
+    defaults = {"equation": "fibonacci", "n": 10}
+    if "owner" not in fields and "anonymous_key" not in fields:
+        defaults["owner"] = default_owner()
+    return Calculation.objects.create(**(defaults | fields))
 
 
 def make_finished(status: str, *, finished_ago: timedelta = timedelta(0), **fields) -> Calculation:

@@ -8,7 +8,7 @@ from django.utils import timezone
 from calculations import services
 from calculations.claims import Claimant
 from calculations.models import Calculation, CalculationOutput
-from tests.calculations.factories import make_calculation
+from tests.calculations.factories import make_calculation, owner_caller
 
 pytestmark = pytest.mark.django_db
 S = Calculation.Status
@@ -53,7 +53,7 @@ def test_run_chunk_delivered_twice_stores_one_result():
 
 def test_run_chunk_leaves_cancelled_and_finished_calculations_alone():
     cancelled = make_calculation(n=10)
-    services.calculation_cancel(calculation_id=cancelled.pk)
+    services.calculation_cancel(caller=owner_caller(), calculation_id=cancelled.pk)
     pending = make_calculation(n=20)
     run([cancelled, pending])
     cancelled.refresh_from_db()

@@ -6,7 +6,7 @@ from equations import registry
 
 
 def test_form_offers_every_registered_equation_with_its_bound():
-    choices = dict(CalculationForm().fields["equation"].choices)
+    choices = dict(CalculationForm(signed_in=True).fields["equation"].choices)
     assert choices == {
         "factorial": "Factorial n! (n ≤ 3,000,000)",
         "fibonacci": "Fibonacci number F(n) (n ≤ 10,000,000)",
@@ -16,7 +16,7 @@ def test_form_offers_every_registered_equation_with_its_bound():
 
 
 def test_form_opens_on_fibonacci_and_shows_its_help():
-    form = CalculationForm()
+    form = CalculationForm(signed_in=True)
     assert form["equation"].value() == "fibonacci"
     assert form.selected_equation_help == (
         "The n-th Fibonacci number, exact: F(0) = 0, F(1) = F(2) = 1. n from 0 to 10,000,000."
@@ -24,20 +24,22 @@ def test_form_opens_on_fibonacci_and_shows_its_help():
 
 
 def test_form_shows_the_help_of_the_submitted_equation():
-    form = CalculationForm({"equation": "nth_prime", "n": "0"})
+    form = CalculationForm({"equation": "nth_prime", "n": "0"}, signed_in=True)
     assert form.selected_equation_help.endswith("n from 1 to 300,000,000.")
 
 
 def test_equation_options_carry_their_help_for_the_script():
-    html = str(CalculationForm()["equation"])
+    html = str(CalculationForm(signed_in=True)["equation"])
     for equation in registry.all_equations():
-        assert f'data-help="{equation_help(equation)}"' in html.replace("&#x27;", "'")
+        assert f'data-help="{equation_help(equation, signed_in=True)}"' in html.replace(
+            "&#x27;", "'"
+        )
     assert 'aria-describedby="equation-help"' in html
 
 
 def test_equation_help_follows_the_configured_bound(settings):
     settings.CALCQUEUE_MAX_N = {"factorial": 1234}
-    assert equation_help(registry.get("factorial")).endswith("n from 0 to 1,234.")
+    assert equation_help(registry.get("factorial"), signed_in=True).endswith("n from 0 to 1,234.")
 
 
 @pytest.mark.parametrize(
@@ -49,21 +51,23 @@ def test_equation_help_follows_the_configured_bound(settings):
     ],
 )
 def test_form_refuses_inputs_outside_the_chosen_equations_bounds(equation, text, message):
-    form = CalculationForm({"equation": equation, "n": text})
+    form = CalculationForm({"equation": equation, "n": text}, signed_in=True)
     assert not form.is_valid()
     assert form.errors["n"][0].startswith(message)
 
 
 def test_form_accepts_the_bounds_of_each_equation():
-    assert CalculationForm({"equation": "nth_prime", "n": "1, 300000000"}).is_valid()
-    assert CalculationForm({"equation": "pi_digits", "n": "0"}).is_valid()
+    assert CalculationForm(
+        {"equation": "nth_prime", "n": "1, 300000000"}, signed_in=True
+    ).is_valid()
+    assert CalculationForm({"equation": "pi_digits", "n": "0"}, signed_in=True).is_valid()
 
 
 # --- Cleaning the numbers -----------------------------------------------------------------
 
 
 def fib_form(text: str) -> CalculationForm:
-    return CalculationForm({"equation": "fibonacci", "n": text})
+    return CalculationForm({"equation": "fibonacci", "n": text}, signed_in=True)
 
 
 def test_form_valid_input_gives_the_numbers_in_cleaned_data():
@@ -103,13 +107,13 @@ def test_form_errors_attach_to_the_n_field(settings, text, fragment):
 
 
 def test_form_requires_n():
-    form = CalculationForm({"equation": "fibonacci", "n": ""})
+    form = CalculationForm({"equation": "fibonacci", "n": ""}, signed_in=True)
     assert not form.is_valid()
     assert form.errors["n"] == ["This field is required."]
 
 
 def test_form_refuses_an_unknown_equation_on_the_equation_field():
-    form = CalculationForm({"equation": "nope", "n": "5"})
+    form = CalculationForm({"equation": "nope", "n": "5"}, signed_in=True)
     assert not form.is_valid()
     assert list(form.errors) == ["equation"]
 

@@ -11,6 +11,7 @@ from calculations.claims import Claimant
 from calculations.models import Calculation
 from calculations.progress import ProgressRecorder
 from equations.base import CalculationCancelled
+from tests.calculations.factories import make_calculation, owner_caller
 
 pytestmark = pytest.mark.django_db
 S = Calculation.Status
@@ -26,7 +27,7 @@ def enqueued(monkeypatch) -> list[str]:
 
 
 def make(**fields) -> Calculation:
-    return Calculation.objects.create(**({"equation": "fibonacci", "n": 10} | fields))
+    return make_calculation(**fields)
 
 
 def make_running(**fields) -> Calculation:
@@ -43,7 +44,10 @@ def make_running(**fields) -> Calculation:
 
 def test_cancel_pending_is_immediate_and_the_calculation_never_runs(enqueued):
     calculation = make()
-    assert services.calculation_cancel(calculation_id=calculation.pk).status == S.CANCELLED
+    assert (
+        services.calculation_cancel(caller=owner_caller(), calculation_id=calculation.pk).status
+        == S.CANCELLED
+    )
     services.calculation_run(calculation_id=calculation.pk, claimant=Claimant("n@h", 1))
     calculation.refresh_from_db()
     assert (calculation.status, calculation.attempts, calculation.started_at) == (
@@ -55,7 +59,10 @@ def test_cancel_pending_is_immediate_and_the_calculation_never_runs(enqueued):
 
 def test_cancel_running_requests_a_stop_that_the_progress_check_honours():
     calculation = make_running()
-    assert services.calculation_cancel(calculation_id=calculation.pk).status == S.RUNNING
+    assert (
+        services.calculation_cancel(caller=owner_caller(), calculation_id=calculation.pk).status
+        == S.RUNNING
+    )
     calculation.refresh_from_db()
     assert calculation.cancel_requested_at is not None
     recorder = ProgressRecorder(
@@ -67,12 +74,17 @@ def test_cancel_running_requests_a_stop_that_the_progress_check_honours():
 
 def test_cancel_of_a_finished_calculation_changes_nothing():
     calculation = make(status=S.SUCCESS)
-    assert services.calculation_cancel(calculation_id=calculation.pk).status == S.SUCCESS
+    assert (
+        services.calculation_cancel(caller=owner_caller(), calculation_id=calculation.pk).status
+        == S.SUCCESS
+    )
 
 
 def test_cancel_of_an_unknown_id_raises_does_not_exist():
     with pytest.raises(Calculation.DoesNotExist):
-        services.calculation_cancel(calculation_id="00000000-0000-0000-0000-000000000000")
+        services.calculation_cancel(
+            caller=owner_caller(), calculation_id="00000000-0000-0000-0000-000000000000"
+        )
 
 
 def test_progress_recorder_stores_the_fraction_and_throttles_writes():
@@ -105,7 +117,7 @@ def test_overdue_cancels_are_settled_after_the_grace_period(settings):
 
 def test_retry_creates_a_linked_new_calculation_and_enqueues_it(enqueued):
     failed = make(status=S.ERROR, error="boom", n=12)
-    retry = services.calculation_retry(calculation_id=failed.pk)
+    retry = services.calculation_retry(caller=owner_caller(), calculation_id=failed.pk)
     assert (retry.status, retry.n, retry.retry_of_id) == (S.PENDING, 12, failed.pk)
     assert enqueued == []  # Only after commit.
 
@@ -113,7 +125,7 @@ def test_retry_creates_a_linked_new_calculation_and_enqueues_it(enqueued):
 def test_retry_refuses_pending_running_and_successful_calculations():
     for status in (S.PENDING, S.RUNNING, S.SUCCESS):
         with pytest.raises(services.CalculationStateError):
-            services.calculation_retry(calculation_id=make(status=status).pk)
+            services.calculation_retry(caller=owner_caller(), calculation_id=make(status=status).pk)
 
 
 def test_release_gives_the_claim_back_without_counting_the_attempt():
@@ -238,7 +250,7 @@ def test_run_stops_with_cancelled_when_a_cancel_arrives_mid_computation(slow_equ
     calculation = make(equation="test-slow")
 
     def cancel_then_continue(n, progress):
-        services.calculation_cancel(calculation_id=calculation.pk)
+        services.calculation_cancel(caller=owner_caller(), calculation_id=calculation.pk)
         progress(0.5)
         raise AssertionError("the progress check should have stopped the computation")
 

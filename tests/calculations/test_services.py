@@ -18,7 +18,7 @@ from calculations.claims import Claimant
 from calculations.models import Calculation, CalculationOutput
 from equations import registry
 from equations.base import Equation
-from tests.calculations.factories import make_calculation, make_finished, make_success
+from tests.calculations.factories import make_calculation, make_finished, make_success, owner_caller
 
 pytestmark = pytest.mark.django_db
 S = Calculation.Status
@@ -72,7 +72,9 @@ def run(calculation: Calculation) -> Calculation:
 
 
 def test_calculations_submit_creates_pending_rows_in_input_order(enqueued):
-    created = services.calculations_submit(equation="fibonacci", inputs=[39, 4, 6, 32])
+    created = services.calculations_submit(
+        caller=owner_caller(), equation="fibonacci", inputs=[39, 4, 6, 32]
+    )
     rows = list(Calculation.objects.order_by("created_at"))
     assert [row.n for row in rows] == [39, 4, 6, 32]
     assert [row.pk for row in rows] == [calculation.pk for calculation in created]
@@ -83,7 +85,7 @@ def test_calculations_submit_creates_pending_rows_in_input_order(enqueued):
 
 
 def test_calculations_submit_created_at_strictly_increases_in_typed_order(enqueued):
-    services.calculations_submit(equation="fibonacci", inputs=[5, 5, 1, 9])
+    services.calculations_submit(caller=owner_caller(), equation="fibonacci", inputs=[5, 5, 1, 9])
     times = [row.created_at for row in Calculation.objects.order_by("created_at")]
     assert all(earlier < later for earlier, later in itertools.pairwise(times))
     # The newest-first list shows the batch reversed, so the first typed is lowest.
@@ -94,7 +96,9 @@ def test_calculations_submit_enqueues_only_after_commit(
     enqueued, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        created = services.calculations_submit(equation="fibonacci", inputs=[39, 4, 6, 32])
+        created = services.calculations_submit(
+            caller=owner_caller(), equation="fibonacci", inputs=[39, 4, 6, 32]
+        )
     assert enqueued == []  # Not committed yet (the test's transaction): nothing published.
     assert Calculation.objects.count() == 4
     assert len(callbacks) == 1
@@ -109,7 +113,9 @@ def test_calculations_submit_with_one_bad_input_creates_and_enqueues_nothing(
         django_capture_on_commit_callbacks(execute=True) as callbacks,
         pytest.raises(ValidationError, match="out of range: 10000001"),
     ):
-        services.calculations_submit(equation="fibonacci", inputs=[1, 2, 10_000_001, 3])
+        services.calculations_submit(
+            caller=owner_caller(), equation="fibonacci", inputs=[1, 2, 10_000_001, 3]
+        )
     assert Calculation.objects.count() == 0
     assert callbacks == []
     assert enqueued == []
@@ -117,13 +123,13 @@ def test_calculations_submit_with_one_bad_input_creates_and_enqueues_nothing(
 
 def test_calculations_submit_of_an_unknown_equation_creates_nothing(enqueued):
     with pytest.raises(ValidationError, match="unknown equation 'nope'"):
-        services.calculations_submit(equation="nope", inputs=[1])
+        services.calculations_submit(caller=owner_caller(), equation="nope", inputs=[1])
     assert Calculation.objects.count() == 0
 
 
 def test_calculations_submit_of_an_empty_list_creates_nothing(enqueued):
     with pytest.raises(ValidationError, match="at least one number"):
-        services.calculations_submit(equation="fibonacci", inputs=[])
+        services.calculations_submit(caller=owner_caller(), equation="fibonacci", inputs=[])
     assert Calculation.objects.count() == 0
 
 

@@ -14,7 +14,7 @@ def fib():
 
 def refusal(equation, inputs) -> ValidationError:
     with pytest.raises(ValidationError) as caught:
-        validation.validate_inputs(equation, inputs)
+        validation.validate_inputs(equation, inputs, signed_in=True)
     return caught.value
 
 
@@ -33,23 +33,23 @@ def test_equation_for_an_unknown_key_raises_validation_error_listing_known_ones(
 
 def test_max_n_for_fibonacci_defaults_to_ten_million(fib, settings):
     settings.CALCQUEUE_MAX_N = {}
-    assert validation.max_n_for(fib) == 10_000_000
+    assert validation.max_n_for(fib, signed_in=True) == 10_000_000
 
 
 def test_max_n_for_follows_the_setting(fib, settings):
     settings.CALCQUEUE_MAX_N = {"fibonacci": 20_000_000}
-    assert validation.max_n_for(fib) == 20_000_000
+    assert validation.max_n_for(fib, signed_in=True) == 20_000_000
 
 
 def test_max_n_setting_of_another_equation_does_not_change_fibonacci(fib, settings):
     settings.CALCQUEUE_MAX_N = {"factorial": 5}
-    assert validation.max_n_for(fib) == 10_000_000
+    assert validation.max_n_for(fib, signed_in=True) == 10_000_000
 
 
 @pytest.mark.parametrize("inputs", [[0], [10_000_000], [0, 1, 2, 9_999_999, 10_000_000]])
 def test_validate_inputs_accepts_the_default_bounds(fib, settings, inputs):
     settings.CALCQUEUE_MAX_N = {}
-    validation.validate_inputs(fib, inputs)
+    validation.validate_inputs(fib, inputs, signed_in=True)
 
 
 def test_validate_inputs_refuses_one_above_the_default_bound(fib, settings):
@@ -75,7 +75,7 @@ def test_validate_inputs_lists_five_bad_inputs_then_an_ellipsis(fib, settings):
 
 def test_validate_inputs_honours_a_lower_configured_bound(fib, settings):
     settings.CALCQUEUE_MAX_N = {"fibonacci": 50}
-    validation.validate_inputs(fib, [50])
+    validation.validate_inputs(fib, [50], signed_in=True)
     assert refusal(fib, [51]).messages == [
         "Fibonacci number F(n) takes n from 0 to 50; out of range: 51."
     ]
@@ -83,14 +83,14 @@ def test_validate_inputs_honours_a_lower_configured_bound(fib, settings):
 
 def test_validate_inputs_honours_a_higher_configured_bound(fib, settings):
     settings.CALCQUEUE_MAX_N = {"fibonacci": 20_000_000}
-    validation.validate_inputs(fib, [20_000_000])
+    validation.validate_inputs(fib, [20_000_000], signed_in=True)
     assert refusal(fib, [20_000_001]).code == "out_of_range"
 
 
 def test_validate_inputs_respects_an_equations_minimum(settings):
     nth_prime = registry.get("nth_prime")
     assert nth_prime.min_n == 1
-    validation.validate_inputs(nth_prime, [1])
+    validation.validate_inputs(nth_prime, [1], signed_in=True)
     assert refusal(nth_prime, [0]).code == "out_of_range"
 
 
@@ -100,7 +100,7 @@ def test_max_batch_setting_defaults_to_100(settings):
 
 def test_validate_inputs_accepts_100_numbers_and_refuses_101(fib, settings):
     settings.CALCQUEUE_MAX_BATCH = 100
-    validation.validate_inputs(fib, [1] * 100)
+    validation.validate_inputs(fib, [1] * 100, signed_in=True)
     error = refusal(fib, [1] * 101)
     assert error.code == "too_many"
     assert error.messages == ["At most 100 numbers at once; you entered 101."]
@@ -108,7 +108,7 @@ def test_validate_inputs_accepts_100_numbers_and_refuses_101(fib, settings):
 
 def test_validate_inputs_follows_the_batch_setting(fib, settings):
     settings.CALCQUEUE_MAX_BATCH = 3
-    validation.validate_inputs(fib, [1, 2, 3])
+    validation.validate_inputs(fib, [1, 2, 3], signed_in=True)
     assert refusal(fib, [1, 2, 3, 4]).messages == ["At most 3 numbers at once; you entered 4."]
 
 

@@ -31,7 +31,7 @@ def make_running(**fields) -> Calculation:
         "started_at": timezone.now() - timedelta(seconds=10),
         "worker": "node@host:1",
     }
-    return Calculation.objects.create(**(defaults | fields))
+    return make_calculation(**(defaults | fields))
 
 
 def test_list_shows_a_progress_bar_with_time_left_for_a_running_calculation(client):

@@ -33,6 +33,12 @@ DRILL_ENV = {
     "CALCQUEUE_SWEEP_INTERVAL_SECONDS": "1",
     "CALCQUEUE_CANCEL_GRACE_SECONDS": "1",
     "CALCQUEUE_MAX_N": "fibonacci=100000000",
+    # The drills submit thousands of calculations anonymously as fast as they can, to break
+    # the delivery of work, not its admission (tested in tests/calculations/test_admission.py).
+    "CALCQUEUE_ANON_MAX_N": "fibonacci=100000000",
+    "CALCQUEUE_RATE_LIMIT_ANONYMOUS": "off",
+    "CALCQUEUE_BACKPRESSURE_MAX_UNFINISHED": "0",
+    "CALCQUEUE_BACKPRESSURE_MAX_WAIT_SECONDS": "0",
 }
 
 _REPORTS: list["DrillReport"] = []
@@ -177,6 +183,8 @@ class DrillStack:
                 time.sleep(0.2)
         self.http = httpx.Client(base_url=self.url, timeout=30)
         self.http.get("/")
+        # As a page's script would: API writes with the session cookie carry the CSRF token.
+        self.http.headers["X-CSRFToken"] = self.http.cookies["csrftoken"]
         return self
 
     def start_worker(self, concurrency: int = 4, queues: list[str] | None = None) -> WorkerProcess:

@@ -179,3 +179,12 @@ def notify_stack(drill_broker, smtp_server, tmp_path, monkeypatch) -> Iterator[d
         yield stack.start()
     finally:
         stack.stop()
+
+
+@pytest.fixture
+def client(client):
+    """Signed in (session) as the owner of the factory rows."""
+    from tests.calculations.factories import default_owner
+
+    client.force_login(default_owner())
+    return client

@@ -11,7 +11,7 @@ from calculations.models import Calculation
 from notifications import services
 from notifications.models import Delivery, DeliveryAttempt, Subscription
 from notifications.targets import EmailTarget, WebhookTarget
-from tests.calculations.factories import make_calculation, make_finished
+from tests.calculations.factories import make_calculation, make_finished, owner_caller
 
 pytestmark = pytest.mark.django_db
 S, D = Calculation.Status, Delivery.Status
@@ -41,7 +41,7 @@ def subscribed(*calculations: Calculation, targets=(HOOK,)) -> list[Subscription
 
 def test_submit_with_targets_subscribes_them_to_the_whole_submission():
     created = calculation_services.calculations_submit(
-        equation="fibonacci", inputs=[1, 2, 3], notify=[MAIL, HOOK]
+        caller=owner_caller(), equation="fibonacci", inputs=[1, 2, 3], notify=[MAIL, HOOK]
     )
     email, webhook = Subscription.objects.order_by("kind")
     assert (email.kind, email.target, email.secret) == ("email", "ada@example.com", "")
@@ -53,7 +53,7 @@ def test_submit_with_targets_subscribes_them_to_the_whole_submission():
 def test_submit_refused_creates_no_subscription():
     with pytest.raises(Exception, match="from 0"):
         calculation_services.calculations_submit(
-            equation="fibonacci", inputs=[1, 10**12], notify=[MAIL]
+            caller=owner_caller(), equation="fibonacci", inputs=[1, 10**12], notify=[MAIL]
         )
     assert not Subscription.objects.exists() and not Calculation.objects.exists()
 
@@ -141,7 +141,9 @@ def test_cancelling_a_pending_calculation_announces_it(broker, django_capture_on
     subscribed(calculation)
 
     def cancel():
-        calculation_services.calculation_cancel(calculation_id=calculation.pk)
+        calculation_services.calculation_cancel(
+            caller=owner_caller(), calculation_id=calculation.pk
+        )
 
     assert _announced(broker, cancel, django_capture_on_commit_callbacks) == [[str(calculation.pk)]]
 
@@ -266,12 +268,14 @@ def test_notification_resend_finds_the_batch_email_from_any_of_its_calculations(
     delivery = Delivery.objects.create(subscription=subscription, status=D.FAILED)
     with django_capture_on_commit_callbacks(execute=True):
         resent = services.notification_resend(
-            calculation_id=second.pk, subscription_id=subscription.pk
+            caller=owner_caller(), calculation_id=second.pk, subscription_id=subscription.pk
         )
     assert resent.pk == delivery.pk and resent.status == D.PENDING
     with pytest.raises(services.SubscriptionCalculation.DoesNotExist):
         services.notification_resend(
-            calculation_id=make_finished(S.SUCCESS).pk, subscription_id=subscription.pk
+            caller=owner_caller(),
+            calculation_id=make_finished(S.SUCCESS).pk,
+            subscription_id=subscription.pk,
         )
 
 
@@ -311,7 +315,7 @@ def test_a_deleted_calculation_takes_its_deliveries_and_its_empty_subscription_i
     calculation = make_finished(S.SUCCESS)
     (subscription,) = subscribed(calculation, targets=[HOOK])
     services.deliveries_create(calculation_ids=[calculation.pk])
-    calculation_services.calculation_delete(calculation_id=calculation.pk)
+    calculation_services.calculation_delete(caller=owner_caller(), calculation_id=calculation.pk)
     assert not Delivery.objects.exists()
     Subscription.objects.update(created_at=timezone.now() - timedelta(minutes=5), completed_at=None)
     services.notifications_sweep()
