@@ -9,7 +9,7 @@ import secrets
 from pathlib import Path
 
 import environ
-from kombu import Queue
+from kombu import Exchange, Queue
 
 from devstack.embedded_redis import embedded_redis_url
 
@@ -115,13 +115,15 @@ else:
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# --- Redis and Celery -----------------------------------------------------------------------
+# --- Broker and Celery ----------------------------------------------------------------------
 
 # Without REDIS_URL, the project's own Redis server (started by `make run` and the tests)
 # listens on a unix socket in the state directory.
 REDIS_URL = env.str("REDIS_URL", default="") or embedded_redis_url(STATE_DIR / "redis")
-
-CELERY_BROKER_URL = REDIS_URL
+# The broker is Redis unless BROKER_URL names another one: `amqp://user:pass@host:5672/vhost`
+# for RabbitMQ (README, "Scaling out"). Redis stays REDIS_URL for everything else.
+CELERY_BROKER_URL = env.str("BROKER_URL", default="") or REDIS_URL
+BROKER_IS_RABBITMQ = CELERY_BROKER_URL.partition("://")[0] in {"amqp", "amqps", "pyamqp"}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -132,7 +134,23 @@ CELERY_TASK_IGNORE_RESULT = True
 CALCQUEUE_LONG_QUEUE = "calculations"
 CALCQUEUE_SHORT_QUEUE = "calculations.short"
 CELERY_TASK_DEFAULT_QUEUE = CALCQUEUE_LONG_QUEUE
-CELERY_TASK_QUEUES = [Queue(CALCQUEUE_LONG_QUEUE), Queue(CALCQUEUE_SHORT_QUEUE)]
+
+
+def _task_queue(name: str) -> Queue:
+    if not BROKER_IS_RABBITMQ:
+        return Queue(name)
+    # RabbitMQ: quorum queues (replicated, durable, publisher-confirmed), each on its own
+    # topic exchange, because Celery's native delayed delivery (how a countdown retry waits
+    # without holding a worker's prefetch slot) cannot route through a direct exchange.
+    return Queue(
+        name,
+        Exchange(name, type="topic"),
+        routing_key=name,
+        queue_arguments={"x-queue-type": "quorum"},
+    )
+
+
+CELERY_TASK_QUEUES = [_task_queue(CALCQUEUE_LONG_QUEUE), _task_queue(CALCQUEUE_SHORT_QUEUE)]
 # Housekeeping is short and must not wait behind long calculations.
 CELERY_TASK_ROUTES = {
     "calculations.sweep": {"queue": CALCQUEUE_SHORT_QUEUE},
@@ -180,13 +198,33 @@ _LONGEST_HARD_LIMIT = max(
     hard for _, hard in [CALCQUEUE_DEFAULT_TIME_LIMITS, *CALCQUEUE_TIME_LIMITS.values()]
 )
 CELERY_TASK_SOFT_TIME_LIMIT, CELERY_TASK_TIME_LIMIT = CALCQUEUE_DEFAULT_TIME_LIMITS
-# Redis hands an unacknowledged message to another worker after the visibility timeout;
-# it must outlast the longest hard limit, or a running calculation would be delivered twice.
-CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "visibility_timeout": 2 * _LONGEST_HARD_LIMIT,
-    "socket_connect_timeout": 1,
-    "socket_timeout": 10,
-}
+if BROKER_IS_RABBITMQ:
+    # Quorum queues need publisher confirms; a publish waits for the broker's confirm at most
+    # this long (a blocked or leaderless broker must not hang a web request either).
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"confirm_publish": True}
+    CALCQUEUE_PUBLISH_OPTIONS = {"confirm_timeout": 2}
+    # RabbitMQ closes a consumer's channel when a delivery stays unacknowledged longer than
+    # its consumer_timeout (the server's setting, 30 min by default), and delivers it again.
+    # With late acknowledgement a delivery stays unacknowledged while it waits for a pool
+    # process (at most one hard limit: the calculation before it) and while it runs (at most
+    # another): twice the longest hard limit must fit, as with Redis's visibility timeout.
+    RABBITMQ_CONSUMER_TIMEOUT_SECONDS = env.int("RABBITMQ_CONSUMER_TIMEOUT_SECONDS", default=1800)
+    if 2 * _LONGEST_HARD_LIMIT > RABBITMQ_CONSUMER_TIMEOUT_SECONDS:
+        raise environ.ImproperlyConfigured(
+            f"a hard time limit of {_LONGEST_HARD_LIMIT} s needs RabbitMQ's consumer_timeout "
+            f"of at least {2 * _LONGEST_HARD_LIMIT} s (raise consumer_timeout in rabbitmq.conf "
+            "and set RABBITMQ_CONSUMER_TIMEOUT_SECONDS to it)"
+        )
+else:
+    # Redis hands an unacknowledged message to another worker after the visibility timeout;
+    # it must outlast the longest hard limit, or a running calculation would be delivered
+    # twice.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": 2 * _LONGEST_HARD_LIMIT,
+        "socket_connect_timeout": 1,
+        "socket_timeout": 10,
+    }
+    CALCQUEUE_PUBLISH_OPTIONS = {}
 
 # Reliability knobs (README, "Guarantees").
 CALCQUEUE_MAX_ATTEMPTS = env.int("CALCQUEUE_MAX_ATTEMPTS", default=3)
