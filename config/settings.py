@@ -110,8 +110,21 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # integration tests see the test database.
     DATABASES["default"]["TEST"] = {"NAME": str(STATE_DIR / "test-db.sqlite3")}
 else:
+    # One persistent connection per thread: a worker holds one per pool process and one for
+    # its lease keeper, a web server one per thread (README, "Scaling out").
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # A worker host cut off from the network in the middle of a transaction would keep its
+    # row locks, and every claim waiting on them, until PostgreSQL noticed the dead peer
+    # (TCP keepalive: hours). No transaction here waits on its client for long; behind a
+    # pooler that refuses startup options, set 0 and use the pooler's own idle timeout.
+    _idle_seconds = env.float("DATABASE_IDLE_IN_TRANSACTION_TIMEOUT", default=60)
+    if _idle_seconds:
+        _options = DATABASES["default"].setdefault("OPTIONS", {})
+        _options["options"] = (
+            f"{_options.get('options', '')} "
+            f"-c idle_in_transaction_session_timeout={int(_idle_seconds * 1000)}"
+        ).strip()
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
