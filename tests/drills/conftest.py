@@ -22,9 +22,9 @@ import redis
 
 from calculations.models import Calculation
 from devstack.embedded_redis import EmbeddedRedis
+from devstack.forwarder import TcpForwarder
 from devstack.processes import spawn, stop
 from tests.conftest import BASE_DIR, WorkerProcess, _database_url, start_worker
-from tests.netproxy import TcpForwarder
 
 # Fast knobs, so that a lost lease or message is noticed within seconds.
 DRILL_ENV = {
@@ -332,7 +332,11 @@ def settle_report(report: DrillReport, stack: DrillStack, *, accepted: int) -> D
     report.lost = accepted - report.succeeded - report.failed - report.cancelled
     logs = stack.worker_logs()
     report.duplicates = sum(
-        max(logs.count(f"calculation id={r.pk} equation=fibonacci n={r.n} status=SUCCESS") - 1, 0)
+        max(
+            logs.count(f"calculation id={r.pk} equation=fibonacci n={r.n} status=SUCCESS duration=")
+            - 1,
+            0,
+        )
         for r in rows
     )
     for row in rows:

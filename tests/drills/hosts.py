@@ -28,7 +28,7 @@ from pathlib import Path
 
 import psutil
 
-from tests.netproxy import TcpForwarder
+from devstack.forwarder import TcpForwarder
 
 _PREFIX = "cq"
 _NAMESPACE = re.compile(rf"^{_PREFIX}(\d+)[a-z]$")

@@ -142,7 +142,8 @@ def settle(report: DrillReport, stack, *, accepted: int, hosts, lost_work) -> No
     stored = Counter(
         line.split("calculation id=")[1].split()[0]
         for line in logs.splitlines()
-        if "calculation id=" in line and " status=SUCCESS " in line
+        # A result refused by its lost claim logs "status=SUCCESS not stored: claim lost".
+        if "calculation id=" in line and " status=SUCCESS duration=" in line
     )
     report.duplicates = sum(count - 1 for count in stored.values() if count > 1)
     for row in rows:

@@ -1,20 +1,34 @@
-"""A TCP forwarder for tests: it accepts connections on one address and relays each to a
-target, so that a test can give processes their own route to a service (a network
-namespace's host reaching 127.0.0.1) and cut every connection at once, as a network
-failure or a stopped server would, without touching the shared service itself."""
+"""A TCP forwarder: it accepts connections on one address and relays each to a target.
+
+The drills use it to give worker hosts in network namespaces a route to services that listen
+on 127.0.0.1 only, and to cut every connection to a shared broker at once, as a failure or a
+stopped server would, without touching the service itself; the capacity benchmark counts
+the broker's protocol frames through it (`observe`).
+"""
 
 import contextlib
 import socket
 import struct
 import threading
+from collections.abc import Callable
+
+# observe() is given each connection's direction ("up": client to target, "down": back).
+Observer = Callable[[str], Callable[[bytes], None]]
 
 _BUFFER = 1 << 16
 _ACCEPT_POLL_SECONDS = 0.2
 
 
 class TcpForwarder:
-    def __init__(self, listen_host: str, target: tuple[str, int], listen_port: int = 0) -> None:
+    def __init__(
+        self,
+        listen_host: str,
+        target: tuple[str, int],
+        listen_port: int = 0,
+        observe: Observer | None = None,
+    ) -> None:
         self.listen_host = listen_host
+        self.observe = observe
         self.target = target
         self.port = listen_port
         self.accepted = 0
@@ -71,16 +85,21 @@ class TcpForwarder:
                 self._sockets |= {client, upstream}
                 self.accepted += 1
             done = threading.Semaphore(0)
-            for source, sink in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(source, sink, done), daemon=True).start()
+            for source, sink, direction in ((client, upstream, "up"), (upstream, client, "down")):
+                watch = self.observe(direction) if self.observe else None
+                threading.Thread(
+                    target=self._pump, args=(source, sink, done, watch), daemon=True
+                ).start()
             threading.Thread(
                 target=self._close_when_done, args=(client, upstream, done), daemon=True
             ).start()
 
     @staticmethod
-    def _pump(source: socket.socket, sink: socket.socket, done: threading.Semaphore) -> None:
+    def _pump(source, sink, done: threading.Semaphore, watch) -> None:
         try:
             while data := source.recv(_BUFFER):
+                if watch:
+                    watch(data)
                 sink.sendall(data)
             sink.shutdown(socket.SHUT_WR)
         except OSError:
