@@ -279,6 +279,7 @@ def measure(services, processes, client, items, worker: str) -> dict:
     span = wait_final(ids)
     elapsed = time.monotonic() - clock
     time.sleep(0.5)  # The last acknowledgements.
+    elapsed += 0.5
     count = len(ids)
     return {
         "count": count,
@@ -286,9 +287,16 @@ def measure(services, processes, client, items, worker: str) -> dict:
         "elapsed": elapsed,
         "web cpu": processes.cpu_seconds("web") - web_before,
         "worker cpu": processes.cpu_seconds(worker) - worker_before,
-        "broker": services.broker_counts() - broker_before,
-        "db": services.db_counts() - db_before,
+        "broker": _net(services.broker_counts() - broker_before, "broker", elapsed),
+        "db": _net(services.db_counts() - db_before, "db", elapsed),
     }
+
+
+def _net(counts: Counter, kind: str, seconds: float) -> Counter:
+    """What the work itself caused: the counts less the idle rate for as long as it ran."""
+    return Counter(
+        {name: max(value - IDLE_RATES[kind][name] * seconds, 0) for name, value in counts.items()}
+    )
 
 
 def report(title: str, result: dict, services) -> None:
@@ -308,24 +316,31 @@ def report(title: str, result: dict, services) -> None:
         "web CPU per calculation (API batches of 1,000)",
         f"{result['web cpu'] / count * 1000:.3f} ms",
     )
-    print(f"  broker, {services.broker_kind}, per calculation:")
+    print(f"  broker, {services.broker_kind}, per calculation, net of the idle background:")
     for name, value in sorted(result["broker"].items(), key=lambda item: -item[1]):
-        if value and not name.startswith("bytes"):
+        if value >= count * 0.0005 and not name.startswith("bytes"):
             line(f"  {name}", f"{value / count:.3f}")
     for name in ("bytes up", "bytes down"):
         line(f"  {name}", f"{result['broker'][name] / count:,.0f}")
     if services.postgres:
-        print("  database, PostgreSQL, per calculation (all clients: web and workers):")
+        print("  database, PostgreSQL, per calculation, all clients (web and workers):")
         for name in ("statements", "transactions", "round trips", "bytes up", "bytes down"):
             line(f"  {name}", f"{result['db'][name] / count:,.2f}")
 
 
+IDLE_RATES: dict[str, Counter] = {"broker": Counter(), "db": Counter()}
+
+
 def report_idle(services, processes, seconds: float = 10) -> None:
+    """Measure the traffic that flows without any work (worker heartbeat events, their
+    consumers' polls), which measure() then subtracts for the time it ran."""
     broker_before, db_before = services.broker_counts(), services.db_counts()
     cpu_before = {name: processes.cpu_seconds(name) for name in ("short", "long", "web")}
     time.sleep(seconds)
     broker = services.broker_counts() - broker_before
     db = services.db_counts() - db_before
+    IDLE_RATES["broker"] = Counter({k: v / seconds for k, v in broker.items()})
+    IDLE_RATES["db"] = Counter({k: v / seconds for k, v in db.items()})
     print(f"\nIdle background, {seconds:g} s, two workers and the web server:")
     ops = sum(value for name, value in broker.items() if not name.startswith("bytes"))
     line(
@@ -427,7 +442,7 @@ def _rabbitmq_loop(services, count: int = 5000) -> None:
             message.ack()
 
         clock = time.monotonic()
-        with conn.Consumer(conn.channel(), [queue], callbacks=[on_message], prefetch_count=100):
+        with conn.Consumer([queue], callbacks=[on_message], prefetch_count=100):
             while received < count:
                 conn.drain_events(timeout=10)
         consumed = time.monotonic() - clock

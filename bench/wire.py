@@ -95,6 +95,8 @@ class _AmqpStream(_Stream):
             if kind == 1:
                 class_id, method_id = struct.unpack_from(">HH", payload)
                 name = _AMQP_METHODS.get((class_id, method_id), f"method {class_id}.{method_id}")
+                if name == "basic.ack" and self.direction == "down":
+                    name = "basic.ack (publisher confirm)"
                 found[name] += 1
                 if name == "basic.publish":
                     length = payload[6]
