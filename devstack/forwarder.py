@@ -34,6 +34,7 @@ class TcpForwarder:
         self.accepted = 0
         self._listener: socket.socket | None = None
         self._sockets: set[socket.socket] = set()
+        self._doomed: set[socket.socket] = set()  # Cut: to be reset, never closed cleanly.
         self._lock = threading.Lock()
 
     @property
@@ -56,11 +57,18 @@ class TcpForwarder:
         """Refuse new connections and reset every open one, as a stopped server does."""
         listener, self._listener = self._listener, None
         if listener is not None:
+            # shutdown() stops listening at once; close() alone would wait for the accept()
+            # blocked in the other thread.
+            with contextlib.suppress(OSError):
+                listener.shutdown(socket.SHUT_RDWR)
             listener.close()
         with self._lock:
             sockets, self._sockets = self._sockets, set()
+            self._doomed |= sockets
         for sock in sockets:
-            _reset(sock)
+            # Wake the pumps blocked reading it; they reset both sides (_pump).
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RD)
 
     close = cut
 
@@ -94,13 +102,14 @@ class TcpForwarder:
                 target=self._close_when_done, args=(client, upstream, done), daemon=True
             ).start()
 
-    @staticmethod
-    def _pump(source, sink, done: threading.Semaphore, watch) -> None:
+    def _pump(self, source, sink, done: threading.Semaphore, watch) -> None:
         try:
             while data := source.recv(_BUFFER):
                 if watch:
                     watch(data)
                 sink.sendall(data)
+            if source in self._doomed or sink in self._doomed:
+                raise ConnectionResetError("cut")
             sink.shutdown(socket.SHUT_WR)
         except OSError:
             # One side reset or was cut: reset the other too.
@@ -114,6 +123,7 @@ class TcpForwarder:
         done.acquire()
         with self._lock:
             self._sockets -= {client, upstream}
+            self._doomed -= {client, upstream}
         for sock in (client, upstream):
             with contextlib.suppress(OSError):
                 sock.close()
@@ -121,7 +131,7 @@ class TcpForwarder:
 
 def _reset(sock: socket.socket) -> None:
     """Close with a RST (linger 0), so that the peer notices at once; shutting the reading
-    side first wakes the thread blocked in recv() on it."""
+    side first wakes another thread blocked in recv() on it."""
     with contextlib.suppress(OSError):
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     with contextlib.suppress(OSError):
