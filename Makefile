@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test bench lint lock clean
+.PHONY: run test bench bench-capacity lint lock clean
 
 run: $(STAMP)
 	exec $(BIN)/python -m devstack.run
@@ -15,6 +15,10 @@ test: $(STAMP)
 # Prints figures and ratios against baselines measured in the same run; asserts nothing.
 bench: $(STAMP)
 	$(BIN)/python -m bench.system $(BENCH_ARGS)
+
+# The figures of docs/capacity.md, for the services DATABASE_URL and BROKER_URL name.
+bench-capacity: $(STAMP)
+	$(BIN)/python -m bench.capacity
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import amqp.exceptions
 import kombu.exceptions
 import redis.exceptions
 from celery.exceptions import SoftTimeLimitExceeded
@@ -42,7 +43,15 @@ _FINISH_FIELDS = (
     "output_tail",
     "progress",
 )
-BROKER_ERRORS = (kombu.exceptions.OperationalError, redis.exceptions.RedisError, OSError)
+# What a publish or a queue query raises when the broker (Redis or RabbitMQ) is unreachable,
+# refuses the message (a RabbitMQ nack) or does not confirm it in time.
+BROKER_ERRORS = (
+    kombu.exceptions.OperationalError,
+    redis.exceptions.RedisError,
+    amqp.exceptions.AMQPError,
+    amqp.exceptions.MessageNacked,
+    OSError,
+)
 
 
 class CalculationStateError(Exception):
@@ -145,6 +154,7 @@ def _enqueue(calculations: Iterable[Calculation]) -> None:
                         producer=producer,
                         soft_time_limit=soft,
                         time_limit=hard,
+                        **settings.CALCQUEUE_PUBLISH_OPTIONS,
                     )
                 else:
                     (calculation_id,) = message.calculation_ids
@@ -156,6 +166,7 @@ def _enqueue(calculations: Iterable[Calculation]) -> None:
                         producer=producer,
                         soft_time_limit=soft,
                         time_limit=hard,
+                        **settings.CALCQUEUE_PUBLISH_OPTIONS,
                     )
     except BROKER_ERRORS as error:
         count = sum(len(message.calculation_ids) for message in messages)

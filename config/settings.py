@@ -12,7 +12,7 @@ from pathlib import Path
 
 import environ
 from csp.constants import NONE, SELF
-from kombu import Queue
+from kombu import Exchange, Queue
 
 from devstack.embedded_redis import embedded_redis_url
 
@@ -117,20 +117,37 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not the in-memory default, so that worker processes started by the
     # integration tests see the test database.
     DATABASES["default"]["TEST"] = {"NAME": str(STATE_DIR / "test-db.sqlite3")}
+else:
+    # A worker host cut off from the network in the middle of a transaction would keep its
+    # row locks, and every claim waiting on them, until PostgreSQL noticed the dead peer
+    # (TCP keepalive: hours). No transaction here waits on its client for long; behind a
+    # pooler that refuses startup options, set 0 and use the pooler's own idle timeout.
+    _idle_seconds = env.float("DATABASE_IDLE_IN_TRANSACTION_TIMEOUT", default=60)
+    if _idle_seconds:
+        _options = DATABASES["default"].setdefault("OPTIONS", {})
+        _options["options"] = (
+            f"{_options.get('options', '')} "
+            f"-c idle_in_transaction_session_timeout={int(_idle_seconds * 1000)}"
+        ).strip()
 # Persistent connections, on SQLite too: opening one (and its PRAGMAs) cost a short
-# calculation about 2 ms, more than its maths. Health checks drop a broken one before use.
+# calculation about 2 ms, more than its maths. One per thread: a worker holds one per pool
+# process and one for its lease keeper, a web server one per thread (README, "Scaling out").
+# Health checks drop a broken one before use.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# --- Redis and Celery -----------------------------------------------------------------------
+# --- Broker and Celery ----------------------------------------------------------------------
 
 # Without REDIS_URL, the project's own Redis server (started by `make run` and the tests)
 # listens on a unix socket in the state directory.
 REDIS_URL = env.str("REDIS_URL", default="") or embedded_redis_url(STATE_DIR / "redis")
 
-CELERY_BROKER_URL = REDIS_URL
+# The broker is Redis unless BROKER_URL names another one: `amqp://user:pass@host:5672/vhost`
+# for RabbitMQ (README, "Scaling out"). Redis stays REDIS_URL for everything else.
+CELERY_BROKER_URL = env.str("BROKER_URL", default="") or REDIS_URL
+BROKER_IS_RABBITMQ = CELERY_BROKER_URL.partition("://")[0] in {"amqp", "amqps", "pyamqp"}
 # rediss:// (TLS): the server's certificate is always verified, against the system's CAs or
 # REDIS_TLS_CA_FILE. A password goes in the URL: rediss://:password@host:6380/0.
 REDIS_TLS_CA_FILE = env.str("REDIS_TLS_CA_FILE", default="")
@@ -143,7 +160,7 @@ _REDIS_TLS_OPTIONS = (
     if REDIS_TLS
     else {}
 )
-if REDIS_TLS:
+if REDIS_TLS and CELERY_BROKER_URL == REDIS_URL:
     CELERY_BROKER_USE_SSL = _REDIS_TLS_OPTIONS
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_SERIALIZER = "json"
@@ -158,10 +175,26 @@ CELERY_TASK_DEFAULT_QUEUE = CALCQUEUE_LONG_QUEUE
 # Notifications wait on other servers (SMTP, webhook receivers): they get their own queue and
 # worker, so that a receiver that hangs never holds up a calculation.
 CALCQUEUE_NOTIFY_QUEUE = "notifications"
+
+
+def _task_queue(name: str) -> Queue:
+    if not BROKER_IS_RABBITMQ:
+        return Queue(name)
+    # RabbitMQ: quorum queues (replicated, durable, publisher-confirmed), each on its own
+    # topic exchange, because Celery's native delayed delivery (how a countdown retry waits
+    # without holding a worker's prefetch slot) cannot route through a direct exchange.
+    return Queue(
+        name,
+        Exchange(name, type="topic"),
+        routing_key=name,
+        queue_arguments={"x-queue-type": "quorum"},
+    )
+
+
 CELERY_TASK_QUEUES = [
-    Queue(CALCQUEUE_LONG_QUEUE),
-    Queue(CALCQUEUE_SHORT_QUEUE),
-    Queue(CALCQUEUE_NOTIFY_QUEUE),
+    _task_queue(CALCQUEUE_LONG_QUEUE),
+    _task_queue(CALCQUEUE_SHORT_QUEUE),
+    _task_queue(CALCQUEUE_NOTIFY_QUEUE),
 ]
 # Housekeeping is short and must not wait behind long calculations.
 CELERY_TASK_ROUTES = {
@@ -218,13 +251,33 @@ _LONGEST_HARD_LIMIT = max(
     hard for _, hard in [CALCQUEUE_DEFAULT_TIME_LIMITS, *CALCQUEUE_TIME_LIMITS.values()]
 )
 CELERY_TASK_SOFT_TIME_LIMIT, CELERY_TASK_TIME_LIMIT = CALCQUEUE_DEFAULT_TIME_LIMITS
-# Redis hands an unacknowledged message to another worker after the visibility timeout;
-# it must outlast the longest hard limit, or a running calculation would be delivered twice.
-CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "visibility_timeout": 2 * _LONGEST_HARD_LIMIT,
-    "socket_connect_timeout": 1,
-    "socket_timeout": 10,
-}
+if BROKER_IS_RABBITMQ:
+    # Quorum queues need publisher confirms; a publish waits for the broker's confirm at most
+    # this long (a blocked or leaderless broker must not hang a web request either).
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"confirm_publish": True}
+    CALCQUEUE_PUBLISH_OPTIONS = {"confirm_timeout": 2}
+    # RabbitMQ closes a consumer's channel when a delivery stays unacknowledged longer than
+    # its consumer_timeout (the server's setting, 30 min by default), and delivers it again.
+    # With late acknowledgement a delivery stays unacknowledged while it waits for a pool
+    # process (at most one hard limit: the calculation before it) and while it runs (at most
+    # another): twice the longest hard limit must fit, as with Redis's visibility timeout.
+    RABBITMQ_CONSUMER_TIMEOUT_SECONDS = env.int("RABBITMQ_CONSUMER_TIMEOUT_SECONDS", default=1800)
+    if 2 * _LONGEST_HARD_LIMIT > RABBITMQ_CONSUMER_TIMEOUT_SECONDS:
+        raise environ.ImproperlyConfigured(
+            f"a hard time limit of {_LONGEST_HARD_LIMIT} s needs RabbitMQ's consumer_timeout "
+            f"of at least {2 * _LONGEST_HARD_LIMIT} s (raise consumer_timeout in rabbitmq.conf "
+            "and set RABBITMQ_CONSUMER_TIMEOUT_SECONDS to it)"
+        )
+else:
+    # Redis hands an unacknowledged message to another worker after the visibility timeout;
+    # it must outlast the longest hard limit, or a running calculation would be delivered
+    # twice.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": 2 * _LONGEST_HARD_LIMIT,
+        "socket_connect_timeout": 1,
+        "socket_timeout": 10,
+    }
+    CALCQUEUE_PUBLISH_OPTIONS = {}
 
 # Reliability knobs (README, "Guarantees").
 CALCQUEUE_MAX_ATTEMPTS = env.int("CALCQUEUE_MAX_ATTEMPTS", default=3)

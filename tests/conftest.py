@@ -1,14 +1,15 @@
-"""Shared fixtures. Services come from the environment: REDIS_URL and DATABASE_URL when set
-(CI runs the suite against the machine's PostgreSQL and Redis), otherwise the project's
-embedded Redis and SQLite, as on a new user's machine."""
+"""Shared fixtures. Services come from the environment: DATABASE_URL, REDIS_URL and
+BROKER_URL when set (CI runs the suite against the machine's PostgreSQL with Redis, then with
+RabbitMQ), otherwise the project's embedded Redis and SQLite, as on a new user's machine."""
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -33,16 +34,15 @@ def no_rate_limits(settings) -> None:
 
 @pytest.fixture(scope="session")
 def broker_url() -> Iterator[str]:
-    """A real Redis broker, emptied of any message left by an earlier run."""
+    """A real broker (Redis, or RabbitMQ with BROKER_URL=amqp://...), emptied of any message
+    left by an earlier run; the embedded Redis runs unless REDIS_URL names a server."""
     from config.celery_app import app
 
-    if os.environ.get("REDIS_URL"):
+    with contextlib.ExitStack() as stack:
+        if not os.environ.get("REDIS_URL"):
+            stack.enter_context(EmbeddedRedis(settings.STATE_DIR / "redis"))
         app.control.purge()
-        yield settings.REDIS_URL
-        return
-    with EmbeddedRedis(settings.STATE_DIR / "redis"):
-        app.control.purge()
-        yield settings.REDIS_URL
+        yield settings.CELERY_BROKER_URL
 
 
 def _database_url() -> str:
@@ -68,6 +68,17 @@ class WorkerProcess:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def wait_ready(self, timeout: float = WORKER_READY_TIMEOUT_SECONDS) -> "WorkerProcess":
+        deadline = time.monotonic() + timeout
+        # The worker logs "<node> ready." once it consumes (control ping would need this
+        # process's broker to be the worker's, which the drills' is not).
+        while f"{self.hostname} ready." not in self.log():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                stop(self.process)
+                raise RuntimeError(f"the worker did not start:\n{self.log()[-3000:]}")
+            time.sleep(0.05)
+        return self
+
 
 def start_worker(
     *,
@@ -75,20 +86,29 @@ def start_worker(
     concurrency: int = 12,
     extra_env: dict[str, str] | None = None,
     queues: list[str] | None = None,
+    hostname: str | None = None,
+    command_prefix: Sequence[str] = (),
+    wait: bool = True,
 ) -> WorkerProcess:
-    """Start a real `celery worker` process on the test database and wait until it answers."""
-    hostname = f"test-{uuid.uuid4().hex[:8]}@%h"
-    log_path = log_dir / f"worker-{hostname.split('@')[0]}.log"
+    """Start a real `celery worker` process on the test database and wait until it answers.
+
+    `command_prefix` runs it through another command (`ip netns exec <host>` for a worker on
+    another network host); `wait=False` returns at once, for several to start side by side.
+    """
+    hostname = hostname or f"test-{uuid.uuid4().hex[:8]}@%h"
+    log_path = log_dir / f"worker-{hostname.replace('@', '-')}.log"
     env = {
         **os.environ,
         "DATABASE_URL": _database_url(),
         "REDIS_URL": settings.REDIS_URL,
+        "BROKER_URL": settings.CELERY_BROKER_URL,
         "CALCQUEUE_WORKER_CONCURRENCY": str(concurrency),
         **(extra_env or {}),
     }
     with log_path.open("wb") as log:
         process = spawn(
             [
+                *command_prefix,
                 sys.executable,
                 "-m",
                 "celery",
@@ -108,16 +128,8 @@ def start_worker(
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-    node = hostname.replace("%h", os.uname().nodename)
-    deadline = time.monotonic() + WORKER_READY_TIMEOUT_SECONDS
-    # The worker logs "<node> ready." once it consumes (control ping would need this
-    # process's broker to be the worker's, which the drills' is not).
-    while f"{node} ready." not in log_path.read_text(errors="replace"):
-        if process.poll() is not None or time.monotonic() > deadline:
-            stop(process)
-            raise RuntimeError(f"the worker did not start:\n{log_path.read_text()[-3000:]}")
-        time.sleep(0.05)
-    return WorkerProcess(process, node, log_path)
+    worker = WorkerProcess(process, hostname.replace("%h", os.uname().nodename), log_path)
+    return worker.wait_ready() if wait else worker
 
 
 @pytest.fixture(scope="session")

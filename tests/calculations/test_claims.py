@@ -86,3 +86,15 @@ def test_decide_waits_for_the_lease_when_the_claimant_may_be_alive():
 
 def test_claimant_name_joins_node_and_pid():
     assert Claimant(node="calcqueue@vm", pid=42).name == "calcqueue@vm:42"
+
+
+def test_decide_judges_another_hosts_claim_by_its_lease_never_by_a_local_pid():
+    # The pid of another host's process means nothing here: dead or alive locally, its
+    # claim stands until the lease lapses, then any host may take it over.
+    me = Claimant(node="long@hosta", pid=os.getpid())
+    dead_here = 2**22 + 12345
+    other_host = f"long@hostb:{dead_here}"
+    assert decision(running(worker=other_host), me) is Decision.SKIP
+    assert decision(running(worker=f"long@hostb:{os.getpid()}"), me) is Decision.SKIP
+    lapsed = running(worker=other_host, lease_expires_at=NOW - timedelta(seconds=1))
+    assert decision(lapsed, me) is Decision.RUN

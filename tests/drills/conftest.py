@@ -22,6 +22,7 @@ import redis
 
 from calculations.models import Calculation
 from devstack.embedded_redis import EmbeddedRedis
+from devstack.forwarder import TcpForwarder
 from devstack.processes import spawn, stop
 from tests.conftest import BASE_DIR, WorkerProcess, _database_url, start_worker
 
@@ -80,36 +81,102 @@ def fibonacci_digits(n: int) -> str:
 
 
 class DrillBroker:
-    """The drills' own Redis: a private embedded server that the drills may stop, or, when
-    REDIS_URL names an external server, the next database number on it."""
+    """The drills' own broker, never the one the session's worker consumes from.
+
+    - Neither BROKER_URL nor REDIS_URL set: a private embedded Redis, which drill 4 stops.
+    - An external Redis (REDIS_URL, or BROKER_URL=redis://...): the next database number on
+      it. - RabbitMQ (BROKER_URL=amqp://.../<vhost>): the vhost `<vhost>-drills`
+      (`calcqueue-drills` for the default vhost `/`), which must exist.
+
+    An external server is shared, so it is never stopped: the drill stack reaches it through
+    a TCP forwarder, and "the broker is down" cuts every connection and refuses new ones.
+    """
 
     def __init__(self, directory: Path) -> None:
-        external = os.environ.get("REDIS_URL")
+        external = os.environ.get("BROKER_URL") or os.environ.get("REDIS_URL")
         self.embedded: EmbeddedRedis | None = None
-        if external:
-            parts = urllib.parse.urlsplit(external)
-            database = int(parts.path.strip("/") or 0) + 1
-            self.url = urllib.parse.urlunsplit(parts._replace(path=f"/{database}"))
-        else:
+        self.forwarder: TcpForwarder | None = None
+        if not external:
             self.embedded = EmbeddedRedis(directory)
-            self.url = self.embedded.url
+            self.url = self.direct_url = self.embedded.url
+            self.kind = "embedded Redis"
+            return
+        parts = urllib.parse.urlsplit(external)
+        if parts.scheme.startswith("redis"):
+            database = int(parts.path.strip("/") or 0) + 1
+            self.kind = "Redis"
+        else:
+            vhost = urllib.parse.unquote(parts.path[1:]) or "/"
+            database = urllib.parse.quote(
+                "calcqueue-drills" if vhost == "/" else f"{vhost}-drills", safe=""
+            )
+            self.kind = "RabbitMQ"
+        self.direct_url = urllib.parse.urlunsplit(parts._replace(path=f"/{database}"))
+        self.forwarder = TcpForwarder("127.0.0.1", (parts.hostname, parts.port))
+        netloc = parts.netloc.rpartition("@")[0]
+        self.netloc_credentials = netloc + "@" if netloc else ""
+        self._parts = parts._replace(path=f"/{database}")
 
     @property
-    def can_stop(self) -> bool:
-        return self.embedded is not None
+    def is_rabbitmq(self) -> bool:
+        return self.kind == "RabbitMQ"
 
-    def client(self) -> redis.Redis:
-        if self.embedded:
-            return redis.Redis(unix_socket_path=str(self.embedded.socket))
-        return redis.Redis.from_url(self.url)
+    def env(self) -> dict[str, str]:
+        """The drill processes' broker, and their Redis: the broker itself when it is Redis,
+        as with `make run`, otherwise the session's."""
+        from django.conf import settings
+
+        return {
+            "BROKER_URL": self.url,
+            "REDIS_URL": settings.REDIS_URL if self.is_rabbitmq else self.url,
+        }
 
     def start(self) -> None:
         if self.embedded:
             self.embedded.start()
+            return
+        self.forwarder.start()
+        self.url = urllib.parse.urlunsplit(
+            self._parts._replace(netloc=f"{self.netloc_credentials}{self.forwarder.address}")
+        )
+        if self.is_rabbitmq:
+            self._check_vhost()
 
     def stop(self) -> None:
         if self.embedded:
             self.embedded.stop()
+        else:
+            self.forwarder.cut()
+
+    def how_stopped(self) -> str:
+        if self.embedded:
+            return "the embedded Redis server was stopped and started again"
+        return f"every connection to the shared {self.kind} was cut by a TCP forwarder"
+
+    def how_emptied(self) -> str:
+        if self.embedded:
+            return "the embedded Redis restarted without its append-only file"
+        if self.is_rabbitmq:
+            return "RabbitMQ: both quorum queues purged instead of a restart"
+        return "external Redis: emptied with FLUSHDB instead of a restart"
+
+    def empty(self) -> None:
+        """Drop every queued message."""
+        if self.is_rabbitmq:
+            from config.celery_app import app
+
+            with app.connection_for_write(self.direct_url) as connection:
+                for queue in app.amqp.queues.values():
+                    bound = queue(connection.default_channel)
+                    bound.declare()
+                    bound.purge()
+        else:
+            self.redis_client().flushdb()
+
+    def redis_client(self) -> redis.Redis:
+        if self.embedded:
+            return redis.Redis(unix_socket_path=str(self.embedded.socket))
+        return redis.Redis.from_url(self.direct_url)
 
     def restart_empty(self) -> None:
         """Lose every queued message, as a Redis restarted without persistence does."""
@@ -119,7 +186,21 @@ class DrillBroker:
                 shutil.rmtree(path) if path.is_dir() else path.unlink()
             self.embedded.start()
         else:
-            self.client().flushdb()
+            self.empty()
+
+    def _check_vhost(self) -> None:
+        from config.celery_app import app
+
+        vhost = urllib.parse.unquote(self._parts.path[1:])
+        try:
+            with app.connection_for_write(self.direct_url) as connection:
+                connection.ensure_connection(max_retries=1)
+        except Exception as error:
+            raise pytest.UsageError(
+                f"the drills need their own RabbitMQ vhost {vhost!r} ({error}); create it: "
+                f"rabbitmqctl add_vhost {vhost} && rabbitmqctl set_permissions -p {vhost} "
+                f"{self._parts.username} '.*' '.*' '.*'"
+            ) from error
 
 
 def _free_port() -> int:
@@ -137,7 +218,7 @@ class DrillStack:
             **DRILL_ENV,
             **extra_env,
             "DATABASE_URL": _database_url(),
-            "REDIS_URL": broker.url,
+            **broker.env(),
         }
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -193,7 +274,7 @@ class DrillStack:
             concurrency=concurrency,
             queues=queues,
             extra_env={k: v for k, v in self.env.items() if k.startswith("CALCQUEUE_")}
-            | {"REDIS_URL": self.broker.url},
+            | self.broker.env(),
         )
         self.workers.append(worker)
         return worker
@@ -259,7 +340,11 @@ def settle_report(report: DrillReport, stack: DrillStack, *, accepted: int) -> D
     report.lost = accepted - report.succeeded - report.failed - report.cancelled
     logs = stack.worker_logs()
     report.duplicates = sum(
-        max(logs.count(f"calculation id={r.pk} equation=fibonacci n={r.n} status=SUCCESS") - 1, 0)
+        max(
+            logs.count(f"calculation id={r.pk} equation=fibonacci n={r.n} status=SUCCESS duration=")
+            - 1,
+            0,
+        )
         for r in rows
     )
     for row in rows:
@@ -270,8 +355,10 @@ def settle_report(report: DrillReport, stack: DrillStack, *, accepted: int) -> D
 
 
 @pytest.fixture(scope="session")
-def drill_broker(tmp_path_factory) -> Iterator[DrillBroker]:
+def drill_broker(request, tmp_path_factory) -> Iterator[DrillBroker]:
     broker = DrillBroker(tmp_path_factory.mktemp("drill-redis"))
+    if broker.is_rabbitmq:
+        request.getfixturevalue("broker_url")  # The session's Redis, for everything else.
     broker.start()
     yield broker
     broker.stop()
@@ -281,7 +368,7 @@ def drill_broker(tmp_path_factory) -> Iterator[DrillBroker]:
 def drill_stack(request, drill_broker, tmp_path, settings) -> Iterator[DrillStack]:
     """The web server and beat on the drills' broker; each drill starts its own workers."""
     marker = request.node.get_closest_marker("drill_env")
-    drill_broker.client().flushdb()
+    drill_broker.empty()
     stack = DrillStack(drill_broker, tmp_path, marker.args[0] if marker else {})
     settings.CALCQUEUE_MAX_N = {"fibonacci": 100_000_000}
     try:

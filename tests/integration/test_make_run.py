@@ -49,7 +49,7 @@ def test_make_run_serves_calculations_and_ctrl_c_stops_every_process(tmp_path):
     env = {
         key: value
         for key, value in os.environ.items()
-        if key not in {"DATABASE_URL", "REDIS_URL", "MAKEFLAGS", "MAKELEVEL"}
+        if key not in {"DATABASE_URL", "REDIS_URL", "BROKER_URL", "MAKEFLAGS", "MAKELEVEL"}
     }
     env |= {
         "PORT": str(port),
