@@ -375,10 +375,11 @@ def report_memory(processes, label: str) -> None:
 
 def ceilings(services) -> None:
     print("\nCeilings of this machine (2 cores, shared):")
-    if services.redis is not None and shutil.which("redis-benchmark"):
+    redis_benchmark, pgbench = shutil.which("redis-benchmark"), shutil.which("pgbench")
+    if services.redis is not None and redis_benchmark:
         socket = services.redis.connection_pool.connection_kwargs["path"]
         output = subprocess.run(
-            ["redis-benchmark", "-s", socket, "-q", "-n", "200000", "-t", "lpush,rpop,set"],
+            [redis_benchmark, "-s", socket, "-q", "-n", "200000", "-t", "lpush,rpop,set"],
             capture_output=True,
             text=True,
             check=True,
@@ -387,32 +388,32 @@ def ceilings(services) -> None:
             if "requests per second" in row:
                 name, _, rest = row.partition(":")
                 line(f"Redis {name.strip()} (redis-benchmark, 50 clients)", rest.split()[0] + "/s")
-    if services.postgres and shutil.which("pgbench"):
-        _pgbench(services)
+    if services.postgres and pgbench:
+        _pgbench(services, pgbench)
     if services.redis is None:
         _rabbitmq_loop(services)
 
 
-def _pgbench(services) -> None:
+def _pgbench(services, pgbench: str) -> None:
     parts = urllib.parse.urlsplit(os.environ["DATABASE_URL"])
     args = ["-h", parts.hostname, "-p", str(parts.port or 5432), "-U", parts.username or "postgres"]
     database = parts.path.lstrip("/")
     subprocess.run(
-        ["pgbench", *args, "-i", "-q", "-s", "10", database], capture_output=True, check=True
+        [pgbench, *args, "-i", "-q", "-s", "10", database], capture_output=True, check=True
     )
     for label, extra in (
         ("single-row UPDATE + INSERT transactions", ["-N"]),
         ("SELECT by key", ["-S"]),
     ):
         output = subprocess.run(
-            ["pgbench", *args, "-n", "-c", "8", "-j", "2", "-T", "10", *extra, database],
+            [pgbench, *args, "-n", "-c", "8", "-j", "2", "-T", "10", *extra, database],
             capture_output=True,
             text=True,
             check=True,
         ).stdout
         tps = next(row for row in output.splitlines() if row.startswith("tps"))
         line(f"PostgreSQL {label} (pgbench, 8 clients)", f"{float(tps.split()[2]):,.0f}/s")
-    subprocess.run(["pgbench", *args, "-i", "-I", "d", database], capture_output=True, check=True)
+    subprocess.run([pgbench, *args, "-i", "-I", "d", database], capture_output=True, check=True)
 
 
 def _rabbitmq_loop(services, count: int = 5000) -> None:
