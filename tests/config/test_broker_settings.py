@@ -58,6 +58,7 @@ def test_settings_broker_url_rabbitmq_declares_quorum_queues_on_topic_exchanges(
     assert loaded["queues"] == {
         "calculations": ["topic", {"x-queue-type": "quorum"}],
         "calculations.short": ["topic", {"x-queue-type": "quorum"}],
+        "notifications": ["topic", {"x-queue-type": "quorum"}],
     }
     assert loaded["transport"] == {"confirm_publish": True}
     assert loaded["publish"] == {"confirm_timeout": 2}

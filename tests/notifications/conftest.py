@@ -173,7 +173,7 @@ NOTIFY_ENV = {
 def notify_stack(drill_broker, smtp_server, tmp_path, monkeypatch) -> Iterator[drills.DrillStack]:
     """calcqueue in real processes, sending email to `smtp_server`; tests start workers."""
     monkeypatch.setenv("EMAIL_URL", smtp_server.url)
-    drill_broker.client().flushdb()
+    drill_broker.empty()
     stack = drills.DrillStack(drill_broker, tmp_path, NOTIFY_ENV)
     try:
         yield stack.start()
