@@ -61,6 +61,9 @@ class Calculation(models.Model):
             models.Index(
                 fields=["equation", "-created_at", "-id"], name="calculation_equation_newest"
             ),
+            # Finished-per-minute counts, the newest durations and retention: ranges of
+            # finished_at, with the status read from the index itself.
+            models.Index(fields=["finished_at", "status"], name="calculation_finished"),
         ]
 
     def __str__(self) -> str:
