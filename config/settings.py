@@ -9,6 +9,7 @@ import secrets
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from kombu import Queue
 
 from devstack.embedded_redis import embedded_redis_url
@@ -57,10 +58,14 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_htmx",
     "ninja",
+    "django_celery_beat",
     "calculations",
+    "monitoring",
 ]
 
 MIDDLEWARE = [
+    # Outermost: its log line and HTTP metrics time every other middleware too.
+    "monitoring.middleware.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -71,6 +76,14 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "calculations.api.middleware.ProblemDetailsMiddleware",
 ]
+
+if IS_PRODUCTION:
+    # Static files straight after the HTTPS redirect, before sessions and the rest; in
+    # development `runserver` serves them from the apps' folders.
+    MIDDLEWARE.insert(
+        MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+        "whitenoise.middleware.WhiteNoiseMiddleware",
+    )
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
@@ -137,6 +150,8 @@ CELERY_TASK_QUEUES = [Queue(CALCQUEUE_LONG_QUEUE), Queue(CALCQUEUE_SHORT_QUEUE)]
 CELERY_TASK_ROUTES = {
     "calculations.sweep": {"queue": CALCQUEUE_SHORT_QUEUE},
     "calculations.purge_idempotency_keys": {"queue": CALCQUEUE_SHORT_QUEUE},
+    "calculations.purge_finished": {"queue": CALCQUEUE_SHORT_QUEUE},
+    "monitoring.backup_database": {"queue": CALCQUEUE_SHORT_QUEUE},
 }
 # Estimated seconds of work below which a calculation is short; short calculations travel up
 # to CALCQUEUE_CHUNK_SIZE per message (and at most about this much work per message).
@@ -197,18 +212,45 @@ CALCQUEUE_SWEEP_INTERVAL_SECONDS = env.float("CALCQUEUE_SWEEP_INTERVAL_SECONDS",
 CALCQUEUE_CANCEL_GRACE_SECONDS = env.float("CALCQUEUE_CANCEL_GRACE_SECONDS", default=1)
 CALCQUEUE_PROGRESS_INTERVAL_SECONDS = env.float("CALCQUEUE_PROGRESS_INTERVAL_SECONDS", default=0.5)
 
+# Finished calculations older than this are deleted by beat, in batches (0 keeps them all).
+CALCQUEUE_RETENTION_DAYS = env.float("CALCQUEUE_RETENTION_DAYS", default=30)
+# Nightly backups of the database (README, "Backups"), the newest CALCQUEUE_BACKUP_KEEP kept.
+CALCQUEUE_BACKUP_DIR = Path(
+    env.str("CALCQUEUE_BACKUP_DIR", default=str(STATE_DIR / "backups"))
+).resolve()
+CALCQUEUE_BACKUP_KEEP = env.int("CALCQUEUE_BACKUP_KEEP", default=7)
+CALCQUEUE_BACKUP_HOUR = env.int("CALCQUEUE_BACKUP_HOUR", default=2)
+
+# Beat keeps its schedule in the database (django-celery-beat), so that the admin shows every
+# periodic task and can change or disable it. At each start beat writes the entries below into
+# the database (their schedule and options; an entry disabled in the admin stays disabled), so
+# the environment keeps the last word on intervals. "expire_seconds" is the database
+# scheduler's name for a task's expiry: a run that waited longer than that is dropped.
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     "sweep-calculations": {
         "task": "calculations.sweep",
         "schedule": CALCQUEUE_SWEEP_INTERVAL_SECONDS,
-        "options": {"expires": CALCQUEUE_SWEEP_INTERVAL_SECONDS},
+        "options": {"expire_seconds": CALCQUEUE_SWEEP_INTERVAL_SECONDS},
     },
     "purge-idempotency-keys": {
         "task": "calculations.purge_idempotency_keys",
         "schedule": 3600,
-        "options": {"expires": 3600},
+        "options": {"expire_seconds": 3600},
+    },
+    "purge-finished-calculations": {
+        "task": "calculations.purge_finished",
+        "schedule": crontab(minute=17),
+        "options": {"expire_seconds": 3600},
+    },
+    "backup-database": {
+        "task": "monitoring.backup_database",
+        "schedule": crontab(hour=CALCQUEUE_BACKUP_HOUR, minute=0),
+        "options": {"expire_seconds": 6 * 3600},
     },
 }
+# No result backend, so no result clean-up task either.
+CELERY_RESULT_EXPIRES = None
 
 # --- Calculations ---------------------------------------------------------------------------
 
@@ -232,20 +274,59 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = STATE_DIR / "static"
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(STATE_DIR / "static"))).resolve()
+if IS_PRODUCTION:
+    # WhiteNoise serves what `collectstatic` gathered, compressed, under names that change with
+    # the content, so browsers may cache them for ever.
+    STORAGES = {
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+        "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    }
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = IS_PRODUCTION
 CSRF_COOKIE_SECURE = IS_PRODUCTION
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+# HTTPS (production): the app runs behind a TLS-terminating proxy (deploy/) that sets
+# X-Forwarded-Proto and is the only way in; probes and Prometheus may use plain HTTP inside.
+if env.bool("CALCQUEUE_BEHIND_TLS_PROXY", default=IS_PRODUCTION):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=IS_PRODUCTION)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+# Preload only tells browsers' preload lists that the site consents; nothing is listed until
+# the domain's owner submits it.
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000 if IS_PRODUCTION else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
+
+# --- Operations (monitoring/) -----------------------------------------------------------------
+
+# The dashboard is for staff; open to everyone by default in development only.
+CALCQUEUE_DASHBOARD_PUBLIC = env.bool("CALCQUEUE_DASHBOARD_PUBLIC", default=not IS_PRODUCTION)
+# Workers are asked with a broadcast that waits this long for answers; the answer is cached.
+CALCQUEUE_INSPECT_TIMEOUT_SECONDS = env.float("CALCQUEUE_INSPECT_TIMEOUT_SECONDS", default=0.5)
+CALCQUEUE_WORKERS_CACHE_SECONDS = env.float("CALCQUEUE_WORKERS_CACHE_SECONDS", default=3)
+# Each check of /readyz answers within about this long.
+CALCQUEUE_READY_TIMEOUT_SECONDS = env.float("CALCQUEUE_READY_TIMEOUT_SECONDS", default=1)
+# When set, /metrics asks for "Authorization: Bearer <token>".
+CALCQUEUE_METRICS_TOKEN = env.str("CALCQUEUE_METRICS_TOKEN", default="")
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
+if LOG_FORMAT not in {"plain", "json"}:
+    raise environ.ImproperlyConfigured(f"LOG_FORMAT must be 'plain' or 'json', not {LOG_FORMAT!r}")
+_LOG_FIELDS = "%(asctime)s %(levelname)s %(name)s %(process)d %(message)s"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(process)d %(message)s"},
+        "plain": {"format": _LOG_FIELDS},
+        # One JSON object a line; the fields passed with `extra=` (calculation_id, status,
+        # duration_ms, ...) become keys of their own.
+        "json": {"()": "pythonjsonlogger.json.JsonFormatter", "format": _LOG_FIELDS},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
