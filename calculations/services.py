@@ -573,25 +573,22 @@ def queue_depths() -> dict[str, int] | None:
     from config.celery_app import app
 
     try:
-        with app.connection_for_read() as connection:
-            connection.default_channel  # noqa: B018 (connects, or raises if the broker is down)
-            return {name: _messages_in(connection, name) for name in app.amqp.queues}
+        with app.connection_for_read() as connection, contextlib.ExitStack() as opened:
+            channel, depths = connection.default_channel, {}
+            for name in app.amqp.queues:
+                try:
+                    depths[name] = channel.queue_declare(queue=name, passive=True).message_count
+                except (kombu.exceptions.ChannelError, *connection.channel_errors):
+                    # Redis keeps no key for an empty queue, and a queue nobody declared yet
+                    # holds nothing.
+                    depths[name] = 0
+                    if not getattr(channel, "is_open", True):
+                        # An AMQP broker closes the channel of a failed passive declare.
+                        channel = opened.enter_context(connection.channel())
+            return depths
     except BROKER_ERRORS as error:
         logger.warning("queue depth unknown: %s", error)
         return None
-
-
-def _messages_in(connection, queue: str) -> int:
-    # A channel per queue: an AMQP broker closes the channel on which a passive declare fails.
-    channel = connection.channel()
-    try:
-        return channel.queue_declare(queue=queue, passive=True).message_count
-    except (kombu.exceptions.ChannelError, *connection.channel_errors):
-        # Redis keeps no key for an empty queue, and a queue no one declared yet holds nothing.
-        return 0
-    finally:
-        with contextlib.suppress(*BROKER_ERRORS, *connection.channel_errors):
-            channel.close()
 
 
 def queue_depth() -> int | None:
@@ -672,19 +669,31 @@ def calculations_delete(
 
     Deletes in batches so that a large table is never locked by one long transaction.
     """
-    queryset = Calculation.objects.all()
-    if finished_before is not None:
-        queryset = queryset.filter(
-            status__in=Calculation.FINAL_STATUSES, finished_at__lt=finished_before
+    if finished_before is None:
+        candidates = Calculation.objects.order_by()
+    else:
+        # Only a final status sets finished_at, so the range alone finds the old rows, oldest
+        # first, from the (finished_at, status) index; with the status in the filter SQLite's
+        # planner would walk the status index over every finished row instead. The status is
+        # checked again below, inside the transaction.
+        candidates = Calculation.objects.filter(finished_at__lt=finished_before).order_by(
+            "finished_at"
         )
     deleted = 0
     while (max_rows is None or deleted < max_rows) and (
-        batch := list(queryset.values_list("pk", flat=True)[:_DELETE_BATCH_SIZE])
+        batch := list(candidates.values_list("pk", flat=True)[:_DELETE_BATCH_SIZE])
     ):
         with transaction.atomic():
+            doomed = Calculation.objects.filter(pk__in=batch)
+            if finished_before is not None:
+                doomed = doomed.filter(status__in=Calculation.FINAL_STATUSES)
+            batch = list(doomed.values_list("pk", flat=True))
             CalculationOutput.objects.filter(calculation_id__in=batch).delete()
             Calculation.objects.filter(retry_of__in=batch).update(retry_of=None)
-            deleted += (
+            removed = (
                 Calculation.objects.filter(pk__in=batch).delete()[1].get(Calculation._meta.label, 0)
             )
+        if not removed:
+            break  # what is left in the range is not final: nothing more to delete
+        deleted += removed
     return deleted
