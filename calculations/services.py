@@ -574,6 +574,8 @@ def queue_depths() -> dict[str, int] | None:
 
     try:
         with app.connection_for_read() as connection, contextlib.ExitStack() as opened:
+            # One attempt: a dashboard refresh or a sweep must not wait out a retry loop.
+            connection.ensure_connection(max_retries=1, interval_start=0, interval_step=0)
             channel, depths = connection.default_channel, {}
             for name in app.amqp.queues:
                 try:
