@@ -26,6 +26,15 @@ class Bar:
     width: float
     segments: list[Segment]
 
+    @property
+    def time(self) -> str:
+        return self.minute.start.strftime("%H:%M")
+
+    @property
+    def title(self) -> str:
+        m = self.minute
+        return f"{self.time} UTC: {m.success} succeeded, {m.error} failed, {m.cancelled} cancelled"
+
 
 def throughput_bars(throughput: Throughput) -> list[Bar]:
     """One bar per minute, oldest on the left, scaled so the busiest minute fills the height."""

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Count, Max
+from django.db.models import Count, FloatField, Func, Max
 from django.utils import timezone
 
 from calculations.models import Calculation
@@ -91,6 +91,29 @@ class Backlog:
         return now - self.oldest_pending.created_at if self.oldest_pending else None
 
 
+class SecondsBetween(Func):
+    """Seconds from one datetime column to another, computed by the database: converting two
+    datetimes a row in Python (Django's SQLite datetime difference does) costs more than the
+    rest of the dashboard. julianday() is exact to about 0.1 ms, plenty for these figures."""
+
+    arity = 2
+    output_field = FloatField()
+
+    def _operands(self, compiler) -> tuple[str, str, list]:
+        (start, start_params), (end, end_params) = (
+            compiler.compile(expression) for expression in self.get_source_expressions()
+        )
+        return start, end, [*end_params, *start_params]
+
+    def as_sqlite(self, compiler, connection, **extra):
+        start, end, params = self._operands(compiler)
+        return f"((julianday({end}) - julianday({start})) * 86400.0)", params
+
+    def as_postgresql(self, compiler, connection, **extra):
+        start, end, params = self._operands(compiler)
+        return f"EXTRACT(EPOCH FROM ({end} - {start}))::double precision", params
+
+
 def _count_minute(start: datetime) -> MinuteCount:
     counts = dict(
         Calculation.objects.filter(
@@ -144,12 +167,13 @@ def durations_by_equation(*, now: datetime | None = None) -> list[Durations]:
     rows = (
         Calculation.objects.filter(finished_at__gte=now - timedelta(minutes=WINDOW_MINUTES))
         .order_by("-finished_at")
-        .values_list("equation", "status", "started_at", "finished_at")[:DURATION_SAMPLE_SIZE]
+        .annotate(ran=SecondsBetween("started_at", "finished_at"))
+        .values_list("equation", "status", "ran")[:DURATION_SAMPLE_SIZE]
     )
     seconds: dict[str, list[float]] = defaultdict(list)
-    for equation, status, started_at, finished_at in rows:
-        if status == S.SUCCESS and started_at is not None:
-            seconds[equation].append((finished_at - started_at).total_seconds())
+    for equation, status, ran in rows:
+        if status == S.SUCCESS and ran is not None:
+            seconds[equation].append(ran)
     result = []
     for equation in sorted(seconds):
         ordered = sorted(seconds[equation])
