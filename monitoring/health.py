@@ -78,7 +78,7 @@ def _workers() -> str:
     return f"{next(iter(replies[0]))} answered"
 
 
-def readiness() -> list[Check]:
+def readiness_checks() -> list[Check]:
     checks = [_timed("database", _database), _timed("broker", _broker)]
     if checks[1].ok:
         checks.append(_timed("workers", _workers))

@@ -90,14 +90,14 @@ class StateCollector(Collector):
             "Calculations waiting or running now.",
             labels=["status", "equation"],
         )
-        counts = selectors.unfinished_by_equation()
+        counts = selectors.calculations_unfinished_by_equation()
         # Every equation and status, zeros included: a series that vanishes reads as unknown.
         keys = {(s, e.key) for s in ("PENDING", "RUNNING") for e in registry.all_equations()}
         for status, equation in sorted(keys | counts.keys()):
             unfinished.add_metric([status, equation], counts.get((status, equation), 0))
         yield unfinished
 
-        oldest = selectors.backlog().oldest_pending
+        oldest = selectors.calculations_backlog().oldest_pending
         yield GaugeMetricFamily(
             "calcqueue_oldest_pending_age_seconds",
             "Age of the oldest PENDING calculation (0 when none waits).",

@@ -131,7 +131,7 @@ def _count_minute(start: datetime) -> MinuteCount:
     )
 
 
-def finished_per_minute(*, now: datetime | None = None) -> Throughput:
+def calculations_finished_per_minute(*, now: datetime | None = None) -> Throughput:
     """Calculations finished in each of the last 60 minutes (the current one included), by
     outcome. The filter is on finished_at alone, so every database serves it from the
     (finished_at, status) index without reading a row."""
@@ -158,7 +158,7 @@ def _percentile(ordered: list[float], fraction: float) -> float:
     return ordered[max(math.ceil(fraction * len(ordered)) - 1, 0)]
 
 
-def durations_by_equation(*, now: datetime | None = None) -> list[Durations]:
+def calculation_durations_by_equation(*, now: datetime | None = None) -> list[Durations]:
     """p50 and p95 of the running time (claim to finish) of the successful calculations among
     the newest DURATION_SAMPLE_SIZE finished in the last hour, per equation."""
     now = now or timezone.now()
@@ -189,7 +189,7 @@ def durations_by_equation(*, now: datetime | None = None) -> list[Durations]:
     return result
 
 
-def backlog() -> Backlog:
+def calculations_backlog() -> Backlog:
     """Waiting and running calculations, and the oldest waiting one."""
     pending = Calculation.objects.filter(status=S.PENDING)
     return Backlog(
@@ -201,7 +201,7 @@ def backlog() -> Backlog:
     )
 
 
-def running_calculations(*, limit: int = RUNNING_SHOWN) -> list[Calculation]:
+def calculations_running(*, limit: int = RUNNING_SHOWN) -> list[Calculation]:
     """The calculations running now, longest-running first."""
     return list(Calculation.objects.filter(status=S.RUNNING).order_by("started_at", "id")[:limit])
 
@@ -215,7 +215,7 @@ class Claims:
     last_renewal: datetime | None
 
 
-def running_claims() -> dict[str, Claims]:
+def calculation_claims() -> dict[str, Claims]:
     lease = timedelta(seconds=settings.CALCQUEUE_LEASE_SECONDS)
     return {
         worker: Claims(running=count, last_renewal=expires - lease if expires else None)
@@ -226,7 +226,7 @@ def running_claims() -> dict[str, Claims]:
     }
 
 
-def unfinished_by_equation() -> dict[tuple[str, str], int]:
+def calculations_unfinished_by_equation() -> dict[tuple[str, str], int]:
     """Exact counts of PENDING and RUNNING rows per (status, equation), for /metrics. The cost
     follows the unfinished rows (the status index), not the finished ones."""
     return {

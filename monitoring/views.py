@@ -22,19 +22,19 @@ WORKERS_POLL_SECONDS = 5
 @staff_dashboard
 def dashboard(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
-    throughput = selectors.finished_per_minute(now=now)
-    backlog = selectors.backlog()
+    throughput = selectors.calculations_finished_per_minute(now=now)
+    backlog = selectors.calculations_backlog()
     context = {
         "now": now,
         "throughput": throughput,
         "bars": charts.throughput_bars(throughput),
         "chart": {"width": charts.WIDTH, "height": charts.HEIGHT},
-        "durations": selectors.durations_by_equation(now=now),
+        "durations": selectors.calculation_durations_by_equation(now=now),
         "backlog": backlog,
         "oldest_pending_age": backlog.oldest_pending_age(now),
         "pending_cap": selectors.PENDING_COUNT_CAP,
         "queues": queue_depths(),
-        "running": selectors.running_calculations(),
+        "running": selectors.calculations_running(),
         "panels_poll": PANELS_POLL_SECONDS,
         "workers_poll": WORKERS_POLL_SECONDS,
     }
@@ -63,7 +63,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
 def readyz(request: HttpRequest) -> JsonResponse:
     """200 when the database, the broker and at least one worker answer, else 503; the body
     says which part failed."""
-    checks = health.readiness()
+    checks = health.readiness_checks()
     ready = all(check.ok for check in checks)
     return JsonResponse(
         {

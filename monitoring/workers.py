@@ -94,7 +94,7 @@ def workers_snapshot() -> WorkersSnapshot:
         cache.set(_CACHE_KEY, inspected, timeout=settings.CALCQUEUE_WORKERS_CACHE_SECONDS)
     workers, error = inspected
     by_node: dict[str, list[selectors.Claims]] = {}
-    for claimant, claims in selectors.running_claims().items():
+    for claimant, claims in selectors.calculation_claims().items():
         by_node.setdefault(claimant.rpartition(":")[0], []).append(claims)
     nodes = {node: _merge(claims) for node, claims in by_node.items()}
     joined = [
