@@ -40,6 +40,12 @@ def test_flower_api_lists_our_worker_and_a_task_it_ran(broker_url, tmp_path):
         url = f"http://127.0.0.1:{port}"
         wait_for_http(url + "/healthcheck", flower, log)
         assert httpx.get(url + "/api/workers").status_code == 401  # auth is required
+        # Flower's own metrics come from the events it consumes: once they count our worker
+        # (its heartbeats), no event of the task can be missed.
+        deadline = time.monotonic() + 60
+        while f'worker="{worker.hostname}"' not in httpx.get(url + "/metrics", auth=AUTH).text:
+            assert time.monotonic() < deadline, log.read_text()[-3000:]
+            time.sleep(0.5)
 
         # Long work travels one calculation per message, whose task id is the calculation id.
         (calculation,) = services.calculations_submit(equation="fibonacci", inputs=[5_000_000])
