@@ -4,10 +4,15 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test bench bench-capacity lint lock clean
+.PHONY: run flower test bench bench-capacity lint lock clean
 
 run: $(STAMP)
 	exec $(BIN)/python -m devstack.run
+
+# Flower against the broker of REDIS_URL, or else the embedded Redis of a running `make run`
+# (same state directory). CALCQUEUE_FLOWER=1 make run starts it with everything else instead.
+flower: $(STAMP)
+	exec $(BIN)/celery -A config flower --conf=config/flowerconfig.py
 
 test: $(STAMP)
 	CALCQUEUE_STATE_DIR=$(CURDIR)/var/test $(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -76,6 +76,9 @@ class Calculation(models.Model):
             models.Index(
                 fields=["anonymous_key", "-created_at", "-id"], name="calculation_anonymous_newest"
             ),
+            # Finished-per-minute counts, the newest durations and retention: ranges of
+            # finished_at, with the status read from the index itself.
+            models.Index(fields=["finished_at", "status"], name="calculation_finished"),
         ]
 
     def __str__(self) -> str:

@@ -1,8 +1,10 @@
 """Every change to a calculation goes through these functions: views, admin, tasks call them."""
 
+import contextlib
 import logging
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -25,6 +27,7 @@ from calculations.progress import ProgressRecorder
 from calculations.routing import plan_messages
 from equations.base import CalculationCancelled
 from equations.evaluation import evaluate
+from monitoring import metrics
 from notifications import services as notifications
 from notifications.targets import Target
 
@@ -131,8 +134,15 @@ def _create(
         if notify:
             notifications.subscriptions_create(calculations=calculations, targets=notify)
         # A worker must never receive an id whose row it cannot see yet.
-        transaction.on_commit(lambda: _enqueue(calculations), robust=True)
+        transaction.on_commit(lambda: _accepted(calculations), robust=True)
     return calculations
+
+
+def _accepted(calculations: Sequence[Calculation]) -> None:
+    """Once committed: count the submissions for /metrics and publish them."""
+    for equation, count in Counter(calculation.equation for calculation in calculations).items():
+        metrics.calculation_submitted(equation=equation, count=count)
+    _enqueue(calculations)
 
 
 def _enqueue(calculations: Iterable[Calculation]) -> None:
@@ -267,15 +277,44 @@ def _compute(claim: _Claim, *, soft_limit: float) -> None:
         outcome = _finish(claim, status=Calculation.Status.ERROR, error=message)
     else:
         outcome = _finish(claim, status=Calculation.Status.SUCCESS, decimal=decimal)
+    _finished(
+        calculation,
+        outcome=outcome,
+        seconds=time.perf_counter() - clock,
+        digits=len(decimal) if outcome == Calculation.Status.SUCCESS else None,
+    )
+
+
+def _finished(
+    calculation: Calculation,
+    *,
+    outcome: str,
+    seconds: float | None,
+    digits: int | None = None,
+    reason: str = "",
+) -> None:
+    """The one log line of a calculation that ran or was settled, and its metrics."""
+    stored = outcome in Calculation.FINAL_STATUSES
     logger.info(
-        "calculation id=%s equation=%s n=%d status=%s duration=%.3fs digits=%s",
+        "calculation id=%s equation=%s n=%d status=%s duration=%s digits=%s%s",
         calculation.pk,
         calculation.equation,
         calculation.n,
         outcome,
-        time.perf_counter() - clock,
-        len(decimal) if outcome == Calculation.Status.SUCCESS else "-",
+        "-" if seconds is None else f"{seconds:.6f}s",
+        "-" if digits is None else digits,
+        f" ({reason})" if reason else "",
+        extra={
+            "calculation_id": str(calculation.pk),
+            "equation": calculation.equation,
+            "n": calculation.n,
+            "status": outcome,
+            "duration_seconds": seconds,
+            "digits": digits,
+        },
     )
+    if stored:
+        metrics.calculation_finished(equation=calculation.equation, status=outcome, seconds=seconds)
 
 
 def _finish(
@@ -396,14 +435,15 @@ def calculations_run_chunk(*, calculation_ids: Sequence[str], claimant: Claimant
             [output for output in outputs if output.calculation_id in standing]
         )
     for calculation in finished:
-        logger.info(
-            "calculation id=%s equation=%s n=%d status=%s duration=%.6fs digits=%s",
-            calculation.pk,
-            calculation.equation,
-            calculation.n,
-            calculation.status if calculation.pk in standing else "not stored: claim lost",
-            durations[calculation.pk],
-            calculation.output_digits if calculation.status == Calculation.Status.SUCCESS else "-",
+        _finished(
+            calculation,
+            outcome=calculation.status
+            if calculation.pk in standing
+            else f"{calculation.status} not stored: claim lost",
+            seconds=durations[calculation.pk],
+            digits=calculation.output_digits
+            if calculation.status == Calculation.Status.SUCCESS
+            else None,
         )
     if unrun:
         calculations_release(
@@ -456,13 +496,11 @@ def _settle_abandoned(
     settled = _observed(calculation).update(**fields, finished_at=now, lease_expires_at=None)
     if settled:
         notifications.calculations_finished(calculation_ids=[calculation.pk])
-        logger.info(
-            "calculation id=%s equation=%s n=%d status=%s (%s)",
-            calculation.pk,
-            calculation.equation,
-            calculation.n,
-            fields["status"],
-            fields["error"] or "cancelled",
+        _finished(
+            calculation,
+            outcome=fields["status"],
+            seconds=None,
+            reason=fields["error"] or "cancelled",
         )
     return bool(settled)
 
@@ -482,13 +520,15 @@ def calculation_cancel(*, caller: Caller, calculation_id: uuid.UUID | str) -> Ca
     cancelled = rows.filter(status=Calculation.Status.PENDING).update(
         status=Calculation.Status.CANCELLED, cancel_requested_at=now, finished_at=now
     )
-    if cancelled:
-        notifications.calculations_finished(calculation_ids=[calculation_id])
-    else:
+    if not cancelled:
         rows.filter(status=Calculation.Status.RUNNING, cancel_requested_at__isnull=True).update(
             cancel_requested_at=now
         )
-    return rows.get()
+    calculation = rows.get()
+    if cancelled:
+        notifications.calculations_finished(calculation_ids=[calculation_id])
+        _finished(calculation, outcome=Calculation.Status.CANCELLED, seconds=None)
+    return calculation
 
 
 def calculations_overdue_cancels(*, node: str, calculation_ids: Sequence[str]) -> list[str]:
@@ -571,20 +611,35 @@ class SweepReport:
         return bool(self.requeued_running or self.settled or self.requeued_pending)
 
 
-def queue_depth() -> int | None:
-    """Messages waiting in the calculation queues, or None when the broker cannot tell."""
+def queue_depths() -> dict[str, int] | None:
+    """Messages waiting in each calculation queue, or None when the broker cannot tell."""
     from config.celery_app import app
 
     try:
-        with app.connection_for_read() as connection:
-            channel = connection.default_channel
-            return sum(
-                channel.queue_declare(queue=name, passive=True).message_count
-                for name in app.amqp.queues
-            )
-    except (*BROKER_ERRORS, kombu.exceptions.ChannelError) as error:
+        with app.connection_for_read() as connection, contextlib.ExitStack() as opened:
+            # One attempt: a dashboard refresh or a sweep must not wait out a retry loop.
+            connection.ensure_connection(max_retries=1, interval_start=0, interval_step=0)
+            channel, depths = connection.default_channel, {}
+            for name in app.amqp.queues:
+                try:
+                    depths[name] = channel.queue_declare(queue=name, passive=True).message_count
+                except (kombu.exceptions.ChannelError, *connection.channel_errors):
+                    # Redis keeps no key for an empty queue, and a queue nobody declared yet
+                    # holds nothing.
+                    depths[name] = 0
+                    if not getattr(channel, "is_open", True):
+                        # An AMQP broker closes the channel of a failed passive declare.
+                        channel = opened.enter_context(connection.channel())
+            return depths
+    except BROKER_ERRORS as error:
         logger.warning("queue depth unknown: %s", error)
         return None
+
+
+def queue_depth() -> int | None:
+    """Messages waiting in all the calculation queues, or None when the broker cannot tell."""
+    depths = queue_depths()
+    return None if depths is None else sum(depths.values())
 
 
 def calculations_sweep(*, now: datetime | None = None) -> SweepReport:
@@ -651,22 +706,39 @@ def calculations_sweep(*, now: datetime | None = None) -> SweepReport:
 # --- Deleting --------------------------------------------------------------------------------
 
 
-def calculations_delete(*, finished_before: datetime | None = None) -> int:
-    """Delete every calculation, or only the finished ones older than `finished_before`.
+def calculations_delete(
+    *, finished_before: datetime | None = None, max_rows: int | None = None
+) -> int:
+    """Delete every calculation, or only the finished ones older than `finished_before`;
+    at most about `max_rows` (whole batches) when given.
 
     Deletes in batches so that a large table is never locked by one long transaction.
     """
-    queryset = Calculation.objects.all()
-    if finished_before is not None:
-        queryset = queryset.filter(
-            status__in=Calculation.FINAL_STATUSES, finished_at__lt=finished_before
+    if finished_before is None:
+        candidates = Calculation.objects.order_by()
+    else:
+        # Only a final status sets finished_at, so the range alone finds the old rows, oldest
+        # first, from the (finished_at, status) index; with the status in the filter SQLite's
+        # planner would walk the status index over every finished row instead. The status is
+        # checked again below, inside the transaction.
+        candidates = Calculation.objects.filter(finished_at__lt=finished_before).order_by(
+            "finished_at"
         )
     deleted = 0
-    while batch := list(queryset.values_list("pk", flat=True)[:_DELETE_BATCH_SIZE]):
+    while (max_rows is None or deleted < max_rows) and (
+        batch := list(candidates.values_list("pk", flat=True)[:_DELETE_BATCH_SIZE])
+    ):
         with transaction.atomic():
+            doomed = Calculation.objects.filter(pk__in=batch)
+            if finished_before is not None:
+                doomed = doomed.filter(status__in=Calculation.FINAL_STATUSES)
+            batch = list(doomed.values_list("pk", flat=True))
             CalculationOutput.objects.filter(calculation_id__in=batch).delete()
             Calculation.objects.filter(retry_of__in=batch).update(retry_of=None)
-            deleted += (
+            removed = (
                 Calculation.objects.filter(pk__in=batch).delete()[1].get(Calculation._meta.label, 0)
             )
+        if not removed:
+            break  # what is left in the range is not final: nothing more to delete
+        deleted += removed
     return deleted

@@ -2,10 +2,13 @@
 
 import contextlib
 import os
+from datetime import timedelta
 
 import kombu.exceptions
 from celery import shared_task
+from django.conf import settings
 from django.db import InterfaceError, OperationalError
+from django.utils import timezone
 
 from calculations import idempotency, services
 from calculations.claims import Claimant
@@ -65,3 +68,17 @@ def sweep() -> None:
 @shared_task(name="calculations.purge_idempotency_keys", ignore_result=True)
 def purge_idempotency_keys() -> None:
     idempotency.idempotency_keys_purge()
+
+
+# Bounds one run (hourly): a long backlog is deleted over several runs instead of holding a
+# short-work process for as long as it takes.
+PURGE_MAX_ROWS_PER_RUN = 100_000
+
+
+@shared_task(name="calculations.purge_finished", ignore_result=True)
+def purge_finished() -> None:
+    if settings.CALCQUEUE_RETENTION_DAYS > 0:
+        services.calculations_delete(
+            finished_before=timezone.now() - timedelta(days=settings.CALCQUEUE_RETENTION_DAYS),
+            max_rows=PURGE_MAX_ROWS_PER_RUN,
+        )

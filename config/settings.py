@@ -11,6 +11,7 @@ import ssl
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from csp.constants import NONE, SELF
 from kombu import Exchange, Queue
 
@@ -61,12 +62,16 @@ INSTALLED_APPS = [
     "django_htmx",
     "ninja",
     "csp",
+    "django_celery_beat",
     "accounts",
     "calculations",
+    "monitoring",
     "notifications",
 ]
 
 MIDDLEWARE = [
+    # Outermost: its log line and HTTP metrics time every other middleware too.
+    "monitoring.middleware.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -78,6 +83,14 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "calculations.api.middleware.ProblemDetailsMiddleware",
 ]
+
+if IS_PRODUCTION:
+    # Static files straight after the HTTPS redirect, before sessions and the rest; in
+    # development `runserver` serves them from the apps' folders.
+    MIDDLEWARE.insert(
+        MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+        "whitenoise.middleware.WhiteNoiseMiddleware",
+    )
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
@@ -200,6 +213,8 @@ CELERY_TASK_QUEUES = [
 CELERY_TASK_ROUTES = {
     "calculations.sweep": {"queue": CALCQUEUE_SHORT_QUEUE},
     "calculations.purge_idempotency_keys": {"queue": CALCQUEUE_SHORT_QUEUE},
+    "calculations.purge_finished": {"queue": CALCQUEUE_SHORT_QUEUE},
+    "monitoring.backup_database": {"queue": CALCQUEUE_SHORT_QUEUE},
     "notifications.*": {"queue": CALCQUEUE_NOTIFY_QUEUE},
 }
 # Estimated seconds of work below which a calculation is short; short calculations travel up
@@ -336,21 +351,47 @@ CALCQUEUE_NOTIFY_REQUEUE_AFTER_SECONDS = env.float(
     "CALCQUEUE_NOTIFY_REQUEUE_AFTER_SECONDS", default=30
 )
 
+
+# Finished calculations older than this are deleted by beat, in batches (0 keeps them all).
+CALCQUEUE_RETENTION_DAYS = env.float("CALCQUEUE_RETENTION_DAYS", default=30)
+# Nightly backups of the database (README, "Backups"), the newest CALCQUEUE_BACKUP_KEEP kept.
+CALCQUEUE_BACKUP_DIR = Path(
+    env.str("CALCQUEUE_BACKUP_DIR", default=str(STATE_DIR / "backups"))
+).resolve()
+CALCQUEUE_BACKUP_KEEP = env.int("CALCQUEUE_BACKUP_KEEP", default=7)
+CALCQUEUE_BACKUP_HOUR = env.int("CALCQUEUE_BACKUP_HOUR", default=2)
+
+# Beat keeps its schedule in the database (django-celery-beat), so that the admin shows every
+# periodic task and can change or disable it. At each start beat writes the entries below into
+# the database (their schedule and options; an entry disabled in the admin stays disabled), so
+# the environment keeps the last word on intervals. "expire_seconds" is the database
+# scheduler's name for a task's expiry: a run that waited longer than that is dropped.
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     "sweep-calculations": {
         "task": "calculations.sweep",
         "schedule": CALCQUEUE_SWEEP_INTERVAL_SECONDS,
-        "options": {"expires": CALCQUEUE_SWEEP_INTERVAL_SECONDS},
+        "options": {"expire_seconds": CALCQUEUE_SWEEP_INTERVAL_SECONDS},
     },
     "purge-idempotency-keys": {
         "task": "calculations.purge_idempotency_keys",
         "schedule": 3600,
-        "options": {"expires": 3600},
+        "options": {"expire_seconds": 3600},
+    },
+    "purge-finished-calculations": {
+        "task": "calculations.purge_finished",
+        "schedule": crontab(minute=17),
+        "options": {"expire_seconds": 3600},
+    },
+    "backup-database": {
+        "task": "monitoring.backup_database",
+        "schedule": crontab(hour=CALCQUEUE_BACKUP_HOUR, minute=0),
+        "options": {"expire_seconds": 6 * 3600},
     },
     "sweep-notifications": {
         "task": "notifications.sweep",
         "schedule": CALCQUEUE_NOTIFY_SWEEP_INTERVAL_SECONDS,
-        "options": {"expires": CALCQUEUE_NOTIFY_SWEEP_INTERVAL_SECONDS},
+        "options": {"expire_seconds": CALCQUEUE_NOTIFY_SWEEP_INTERVAL_SECONDS},
     },
 }
 
@@ -365,6 +406,8 @@ CACHES = {
         "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1, **_REDIS_TLS_OPTIONS},
     }
 }
+# No result backend, so no result clean-up task either.
+CELERY_RESULT_EXPIRES = None
 
 # --- Calculations ---------------------------------------------------------------------------
 
@@ -430,7 +473,14 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = STATE_DIR / "static"
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(STATE_DIR / "static"))).resolve()
+if IS_PRODUCTION:
+    # WhiteNoise serves what `collectstatic` gathered, compressed, under names that change with
+    # the content, so browsers may cache them for ever.
+    STORAGES = {
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+        "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    }
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": f"django.contrib.auth.password_validation.{name}"}
@@ -468,6 +518,9 @@ SILENCED_SYSTEM_CHECKS = ["security.W021"]
 if CALCQUEUE_TRUSTED_PROXIES:
     # The proxy terminates TLS and says so; without a proxy the header is the client's word.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Probes and Prometheus reach the app over plain HTTP from inside.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 # Every page runs only the project's own scripts and styles (htmx's inline indicator styles
 # are switched off in base.html); no inline script, no eval, no framing.
 CONTENT_SECURITY_POLICY = {
@@ -484,15 +537,31 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": [NONE],
     }
 }
+# --- Operations (monitoring/) -----------------------------------------------------------------
+
+# Workers are asked with a broadcast that waits this long for answers; the answer is cached.
+CALCQUEUE_INSPECT_TIMEOUT_SECONDS = env.float("CALCQUEUE_INSPECT_TIMEOUT_SECONDS", default=0.5)
+CALCQUEUE_WORKERS_CACHE_SECONDS = env.float("CALCQUEUE_WORKERS_CACHE_SECONDS", default=3)
+# Each check of /readyz answers within about this long.
+CALCQUEUE_READY_TIMEOUT_SECONDS = env.float("CALCQUEUE_READY_TIMEOUT_SECONDS", default=1)
+# When set, /metrics asks for "Authorization: Bearer <token>".
+CALCQUEUE_METRICS_TOKEN = env.str("CALCQUEUE_METRICS_TOKEN", default="")
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
+if LOG_FORMAT not in {"plain", "json"}:
+    raise environ.ImproperlyConfigured(f"LOG_FORMAT must be 'plain' or 'json', not {LOG_FORMAT!r}")
+_LOG_FIELDS = "%(asctime)s %(levelname)s %(name)s %(process)d %(message)s"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(process)d %(message)s"},
+        "plain": {"format": _LOG_FIELDS},
+        # One JSON object a line; the fields passed with `extra=` (calculation_id, status,
+        # duration_ms, ...) become keys of their own.
+        "json": {"()": "pythonjsonlogger.json.JsonFormatter", "format": _LOG_FIELDS},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},

@@ -9,6 +9,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", api.urls),
     path("account/", include("accounts.urls")),
+    path("", include("monitoring.urls")),
     path("", include("calculations.urls")),
     path("", include("notifications.urls")),
     # Browsers ask for it on pages that name no icon (the admin's).

@@ -1,5 +1,6 @@
 """`make run`: the embedded Redis (unless REDIS_URL is set), migrations, three Celery workers (long
-work, short work, notifications), Celery beat and the web server, supervised together.
+work, short work, notifications), Celery beat and the web server, supervised together; Flower
+too with CALCQUEUE_FLOWER=1.
 
 A child that exits on its own is started again, as systemd's Restart=always would (a worker can
 die on a lost broker connection). Ctrl-C or SIGTERM stops every child in reverse order of start
@@ -8,6 +9,7 @@ die with its parent.
 """
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -71,6 +73,27 @@ def _wait_for_http(url: str) -> None:
             time.sleep(0.2)
 
 
+def _metrics_env(env: dict[str, str], state_dir: Path) -> None:
+    """Give the web server and the workers one prometheus-client multiprocess directory, so
+    that /metrics adds up what every process counted (monitoring/metrics.py). Ours is emptied
+    at each start, as prometheus-client asks."""
+    if env.get("PROMETHEUS_MULTIPROC_DIR"):
+        return
+    directory = state_dir / "metrics"
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    env["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
+
+
+def _flower(celery: list[str], env: dict[str, str]) -> "Child":
+    """Flower on the same broker. Without FLOWER_BASIC_AUTH its API is opened to the loopback
+    (the only address it listens on unless FLOWER_ADDRESS says otherwise)."""
+    flower_env = {k: v for k, v in env.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
+    if not env.get("FLOWER_BASIC_AUTH"):
+        flower_env.setdefault("FLOWER_UNAUTHENTICATED_API", "true")
+    return Child("flower", [*celery, "flower", "--conf=config/flowerconfig.py"], flower_env, 5.0)
+
+
 def main() -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     from django.conf import settings
@@ -93,6 +116,7 @@ def main() -> int:
             subprocess.run(
                 [python, "manage.py", "migrate", "--noinput"], cwd=BASE_DIR, env=env, check=True
             )
+            _metrics_env(env, settings.STATE_DIR)
             host = os.uname().nodename
             children = [
                 # Warm shutdown (SIGTERM) lets running calculations finish within the grace.
@@ -150,20 +174,9 @@ def main() -> int:
                     env,
                     WORKER_STOP_GRACE_SECONDS,
                 ),
-                # Beat runs the periodic sweeper that rescues work lost with a worker or Redis.
-                Child(
-                    "beat",
-                    [
-                        *celery,
-                        "beat",
-                        "-l",
-                        "INFO",
-                        "--schedule",
-                        str(settings.STATE_DIR / "celerybeat-schedule"),
-                    ],
-                    env,
-                    5.0,
-                ),
+                # Beat runs the periodic sweeper that rescues work lost with a worker or Redis,
+                # retention and backups; its schedule is kept in the database (the admin).
+                Child("beat", [*celery, "beat", "-l", "INFO"], env, 5.0),
                 Child(
                     "web",
                     [python, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
@@ -171,10 +184,17 @@ def main() -> int:
                     5.0,
                 ),
             ]
+            if os.environ.get("CALCQUEUE_FLOWER") == "1":
+                children.insert(-1, _flower(celery, env))
             for child in children:
                 stack.callback(child.stop)
             _wait_for_http(url)
-            print(f"\ncalcqueue is running at {url}  (Ctrl-C stops it)\n", flush=True)
+            print(f"\ncalcqueue is running at {url}  (Ctrl-C stops it)", flush=True)
+            print(f"  dashboard: {url}dashboard/   metrics: {url}metrics", flush=True)
+            if os.environ.get("CALCQUEUE_FLOWER") == "1":
+                flower_port = os.environ.get("FLOWER_PORT", "5555")
+                print(f"  Flower:    http://127.0.0.1:{flower_port}/", flush=True)
+            print(flush=True)
             while True:
                 for child in children:
                     child.restart_if_exited()
