@@ -121,8 +121,17 @@ class CalculationOut(BaseModel):
     n: int
     status: StatusName
     progress: float | None = Field(description="Fraction done, 0 to 1, while RUNNING.")
+    seconds_remaining: float | None = Field(
+        description="While RUNNING, the seconds still to go if the rest goes as fast as the "
+        'fraction done so far (the pages\' "about … s left"); null until there is enough '
+        "progress to extrapolate from, and once final."
+    )
     error: str
     attempts: int
+    worker: str = Field(
+        description='The worker process ("<celery node>:<pid>") that holds or last held the '
+        "claim; empty until a worker claims the calculation."
+    )
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
@@ -223,14 +232,17 @@ def calculation_out(
         if calculation.finished_at and calculation.started_at
         else None
     )
+    remaining = calculation.time_remaining
     return {
         "id": calculation.id,
         "equation": calculation.equation,
         "n": calculation.n,
         "status": calculation.status,
         "progress": calculation.progress,
+        "seconds_remaining": remaining.total_seconds() if remaining is not None else None,
         "error": calculation.error,
         "attempts": calculation.attempts,
+        "worker": calculation.worker,
         "created_at": calculation.created_at,
         "started_at": calculation.started_at,
         "finished_at": calculation.finished_at,

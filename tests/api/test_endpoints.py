@@ -197,6 +197,67 @@ def test_get_gives_the_output_as_a_string_with_its_digit_count(client):
     assert body["links"]["output"] == f"/api/calculations/{row.pk}/output"
 
 
+def test_get_gives_every_field_of_a_finished_calculation(client):
+    row = make_success("55", n=10, worker="celery@host-7:4242", attempts=2)
+    body = client.get(f"/api/calculations/{row.pk}").json()
+    assert body == {
+        "id": str(row.pk),
+        "equation": "fibonacci",
+        "n": 10,
+        "status": "SUCCESS",
+        "progress": 1.0,
+        "seconds_remaining": None,
+        "error": "",
+        "attempts": 2,
+        "worker": "celery@host-7:4242",
+        "created_at": row.created_at.isoformat().replace("+00:00", "Z"),
+        "started_at": row.started_at.isoformat().replace("+00:00", "Z"),
+        "finished_at": row.finished_at.isoformat().replace("+00:00", "Z"),
+        "duration_seconds": 1.0,
+        "cancel_requested_at": None,
+        "retry_of": None,
+        "output": "55",
+        "output_digits": 2,
+        "output_truncated": False,
+        "notifications": [],
+        "links": {
+            "self": f"/api/calculations/{row.pk}",
+            "page": row.get_absolute_url(),
+            "output": f"/api/calculations/{row.pk}/output",
+        },
+    }
+
+
+def test_get_of_a_running_calculation_gives_its_worker_and_the_time_left(client):
+    # A quarter done in 10 s: 30 s to go at the same rate, as the pages say.
+    row = make_calculation(
+        status=S.RUNNING,
+        started_at=timezone.now() - timedelta(seconds=10),
+        progress=0.25,
+        worker="celery@host-7:4242",
+        attempts=1,
+    )
+    body = client.get(f"/api/calculations/{row.pk}").json()
+    assert body["worker"] == "celery@host-7:4242"
+    assert body["seconds_remaining"] == pytest.approx(30, abs=1)
+    listed = client.get("/api/calculations").json()["items"][0]
+    assert listed["seconds_remaining"] == pytest.approx(30, abs=1)
+
+
+@pytest.mark.parametrize("progress", [None, 0.001])
+def test_get_gives_no_time_left_without_progress_to_extrapolate_from(client, progress):
+    row = make_calculation(
+        status=S.RUNNING, started_at=timezone.now() - timedelta(seconds=10), progress=progress
+    )
+    body = client.get(f"/api/calculations/{row.pk}").json()
+    assert body["seconds_remaining"] is None
+
+
+def test_get_of_a_pending_calculation_has_no_worker_yet(client):
+    body = client.get(f"/api/calculations/{make_calculation().pk}").json()
+    assert (body["worker"], body["seconds_remaining"]) == ("", None)
+
+
 def test_get_truncates_a_long_output_and_links_to_all_of_it(client, settings):
     settings.CALCQUEUE_API_OUTPUT_DIGITS = 100
     digits = "".join(str(i % 10) for i in range(1, 1001))
@@ -338,6 +399,9 @@ def test_openapi_schema_and_docs_work_offline(client):
     assert {"/api/calculations", "/api/calculations/{calculation_id}", "/api/equations"} <= set(
         schema["paths"]
     )
+    calculation = schema["components"]["schemas"]["CalculationOut"]
+    assert {"worker", "seconds_remaining"} <= set(calculation["required"])
+    assert calculation["properties"]["worker"]["type"] == "string"
     docs = client.get("/api/docs").content.decode()
     assert "/static/ninja/swagger-ui-bundle.js" in docs
     assert "cdn" not in docs.lower() and "https://" not in docs
