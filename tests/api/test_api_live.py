@@ -1,14 +1,24 @@
 """The API served by a real web server, with a real worker, Redis and database behind it:
-schemathesis fuzzes the live schema, concurrent retries share one Idempotency-Key, and the
-long poll answers as soon as a calculation is final."""
+schemathesis fuzzes the live schema, concurrent retries share one Idempotency-Key, the
+long poll answers as soon as a calculation is final, and the README's examples run as
+written."""
 
+import ast
 import collections
 import contextlib
+import json
+import math
+import os
+import re
+import subprocess
+import sys
 import threading
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
+import gmpy2
 import httpx
 import pytest
 import schemathesis
@@ -19,6 +29,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from accounts import services as account_services
 from calculations.models import Calculation
+from tests.conftest import BASE_DIR
 from tests.drills.conftest import DrillBroker, DrillStack
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -27,6 +38,11 @@ CONCURRENT_REQUESTS = 16
 FUZZ_EXAMPLES = 60
 # Generous: a prompt answer here takes tens of milliseconds; a missed wake-up, whole seconds.
 WAIT_PROMPTNESS_BOUND_SECONDS = 3.0
+# Where the README's examples expect `make run`, and its placeholder for a token.
+README_BASE_URL = "http://127.0.0.1:8000"
+README_TOKEN = "TOKEN=cq_..."
+CURL = Path("/usr/bin/curl")
+EXAMPLE_TIMEOUT_SECONDS = 120
 
 
 @pytest.fixture(scope="module")
@@ -170,3 +186,125 @@ def test_long_poll_gives_up_after_its_wait_while_the_calculation_runs(api):
     assert answer.status_code == 200
     assert answer.json()["status"] in {"PENDING", "RUNNING"}
     assert 1.0 <= elapsed < 1.0 + WAIT_PROMPTNESS_BOUND_SECONDS
+
+
+def _readme_examples(section: str = "JSON API") -> tuple[str, str]:
+    """The shell block and the Python block of one README section, as written."""
+    readme = (BASE_DIR / "README.md").read_text()
+    match = re.search(rf"^## {re.escape(section)}\n(.*?)^## ", readme, re.MULTILINE | re.DOTALL)
+    assert match, f"README has no section {section!r}"
+    blocks = re.findall(r"^```(\w+)\n(.*?)^```$", match.group(1), re.MULTILINE | re.DOTALL)
+    shell = [code for language, code in blocks if language == "sh"]
+    python = [code for language, code in blocks if language == "python"]
+    assert len(shell) == 1 and len(python) == 1, f"expected one sh and one python block: {blocks}"
+    return shell[0], python[0]
+
+
+def _json_documents(text: str) -> list:
+    """The JSON bodies curl printed one after another (curl adds no newline between them)."""
+    decoder, documents, position = json.JSONDecoder(), [], 0
+    while position < len(text):
+        if text[position].isspace():
+            position += 1
+            continue
+        document, position = decoder.raw_decode(text, position)
+        documents.append(document)
+    return documents
+
+
+def _preview(digits: str) -> str:
+    """A list's `output`: whole up to 60 digits, else the first 24 (README "JSON API")."""
+    return digits if len(digits) <= 60 else digits[:24]
+
+
+def test_readme_curl_examples_run_as_written(live_stack, api, tmp_path):
+    shell, _ = _readme_examples()
+    token = api.headers["Authorization"].removeprefix("Bearer ")
+    assert shell.count(README_TOKEN) == 1 and README_BASE_URL in shell
+    script = shell.replace(README_TOKEN, f"TOKEN={token}").replace(README_BASE_URL, live_stack.url)
+    ran = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        cwd=tmp_path,
+        env={**os.environ, "PATH": f"{CURL.parent}:{os.environ['PATH']}"},
+        capture_output=True,
+        text=True,
+        timeout=EXAMPLE_TIMEOUT_SECONDS,
+    )
+    assert ran.returncode == 0, ran.stderr
+
+    waited, batch, listed, anonymous, anonymous_list = _json_documents(ran.stdout)
+    f39 = str(gmpy2.fib(39))
+    assert (waited["equation"], waited["n"], waited["status"]) == ("fibonacci", 39, "SUCCESS")
+    assert (waited["output"], waited["output_digits"]) == (f39, 8) == ("63245986", 8)
+    assert (tmp_path / "digits.txt").read_text() == f39
+
+    assert [(item["equation"], item["n"]) for item in batch["items"]] == [
+        ("fibonacci", 1000),
+        ("factorial", 100),
+    ]
+    # The two newest successes: the batch's, or F(39) while the batch still runs.
+    expected = {
+        ("fibonacci", 39): f39,
+        ("fibonacci", 1000): str(gmpy2.fib(1000)),
+        ("factorial", 100): str(math.factorial(100)),
+    }
+    assert len(listed["items"]) == 2
+    for item in listed["items"]:
+        digits = expected[(item["equation"], item["n"])]
+        assert item["status"] == "SUCCESS"
+        assert (item["output"], item["output_digits"]) == (_preview(digits), len(digits))
+
+    assert (anonymous["equation"], anonymous["n"]) == ("fibonacci", 39)
+    assert anonymous["id"] != waited["id"]
+    assert [item["id"] for item in anonymous_list["items"]] == [anonymous["id"]]
+    # The anonymous visitor's calculation belongs to the cookie's session, not to the token.
+    owned = Calculation.objects.get(pk=anonymous["id"])
+    assert owned.owner_id is None and owned.anonymous_key
+
+
+def test_readme_python_example_runs_as_written_and_is_safe_to_send_again(live_stack, api):
+    _, python = _readme_examples()
+    assert README_BASE_URL in python
+    script = python.replace(README_BASE_URL, live_stack.url)
+    token = api.headers["Authorization"].removeprefix("Bearer ")
+
+    def run() -> str:
+        ran = subprocess.run(
+            [sys.executable, "-c", script],
+            env={**os.environ, "CALCQUEUE_TOKEN": token},
+            capture_output=True,
+            text=True,
+            timeout=EXAMPLE_TIMEOUT_SECONDS,
+        )
+        assert ran.returncode == 0, ran.stderr
+        return ran.stdout
+
+    expected = "39 SUCCESS 63245986\n4 SUCCESS 3\n6 SUCCESS 8\n32 SUCCESS 2178309\n"
+    assert expected == "".join(f"{n} SUCCESS {gmpy2.fib(n)}\n" for n in (39, 4, 6, 32))
+    assert run() == expected
+    created = set(Calculation.objects.values_list("pk", flat=True))
+    assert len(created) == 4
+    # The same Idempotency-Key: the same answer, and nothing new is created.
+    assert run() == expected
+    assert set(Calculation.objects.values_list("pk", flat=True)) == created
+
+
+def test_readme_python_example_waits_longer_than_its_long_poll():
+    """The example's client must outlast its ?wait: httpx's default timeout is 5 s, so any
+    calculation longer than that would raise ReadTimeout (the live run above is too quick
+    to show it)."""
+    _, python = _readme_examples()
+    calls = [node for node in ast.walk(ast.parse(python)) if isinstance(node, ast.Call)]
+
+    def keyword(call: ast.Call, name: str):
+        return next((k.value for k in call.keywords if k.arg == name), None)
+
+    (client,) = [c for c in calls if ast.unparse(c.func) == "httpx.Client"]
+    assert keyword(client, "timeout") is not None, "httpx.Client without a timeout waits 5 s"
+    timeout = ast.literal_eval(keyword(client, "timeout"))
+    waits = [
+        ast.literal_eval(keyword(c, "params"))["wait"]
+        for c in calls
+        if keyword(c, "params") is not None
+    ]
+    assert waits and timeout > max(waits)
