@@ -15,22 +15,18 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import gmpy2
 import httpx
 import pytest
 import schemathesis
-from django.contrib.auth import get_user_model
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from accounts import services as account_services
 from calculations.models import Calculation
 from tests.conftest import BASE_DIR
-from tests.drills.conftest import DrillBroker, DrillStack
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -43,35 +39,6 @@ README_BASE_URL = "http://127.0.0.1:8000"
 README_TOKEN = "TOKEN=cq_..."
 CURL = Path("/usr/bin/curl")
 EXAMPLE_TIMEOUT_SECONDS = 120
-
-
-@pytest.fixture(scope="module")
-def live_stack(tmp_path_factory, django_db_setup, django_db_blocker) -> Iterator[DrillStack]:
-    """The web server and beat of `make run`, and one worker for both queues, on a broker of
-    their own; started once for the module."""
-    directory = tmp_path_factory.mktemp("live-api")
-    broker = DrillBroker(directory / "redis")
-    broker.start()
-    with django_db_blocker.unblock():
-        stack = DrillStack(broker, directory, extra_env={})
-        try:
-            stack.start()
-            stack.start_worker(concurrency=2)
-            yield stack
-        finally:
-            stack.stop()
-            broker.stop()
-
-
-@pytest.fixture
-def api(live_stack: DrillStack) -> Iterator[httpx.Client]:
-    """A client of the live server that calls as a program would, with an API token."""
-    user = get_user_model().objects.create_user("program")
-    token = account_services.api_token_create(user=user, name="live tests").secret
-    with httpx.Client(
-        base_url=live_stack.url, timeout=30, headers={"Authorization": f"Bearer {token}"}
-    ) as client:
-        yield client
 
 
 def _shorten_waits(case) -> None:
