@@ -5,7 +5,6 @@ real broker is exercised by the integration tests.
 """
 
 import itertools
-from collections.abc import Iterator
 from datetime import timedelta
 
 import gmpy2
@@ -16,8 +15,6 @@ from django.utils import timezone
 from calculations import services
 from calculations.claims import Claimant
 from calculations.models import Calculation, CalculationOutput
-from equations import registry
-from equations.base import Equation
 from tests.calculations.factories import make_calculation, make_finished, make_success, owner_caller
 
 pytestmark = pytest.mark.django_db
@@ -34,32 +31,6 @@ def enqueued(monkeypatch) -> list[list[str]]:
         services, "_enqueue", lambda calculations: calls.append([str(c.pk) for c in calculations])
     )
     return calls
-
-
-def temporary_equation(key: str, compute) -> Equation:
-    return Equation(
-        key=key,
-        label=f"Test {key}",
-        description="Registered by a unit test.",
-        compute=compute,
-        default_max_n=1000,
-        estimate_seconds=lambda n: 1e-6,
-        estimate_digits=lambda n: 1,
-    )
-
-
-@pytest.fixture
-def register_equation() -> Iterator:
-    """Register test equations for one test; they leave the registry afterwards."""
-    keys: list[str] = []
-
-    def register(key: str, compute) -> Equation:
-        keys.append(key)
-        return registry.register(temporary_equation(key, compute))
-
-    yield register
-    for key in keys:
-        registry._equations.pop(key, None)
 
 
 def run(calculation: Calculation) -> Calculation:
