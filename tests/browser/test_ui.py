@@ -17,6 +17,7 @@ LONG_N = 100_000_000
 LONG_RESULT = "2038074743"  # p(10⁸), OEIS A006988
 # Compute-bound until a cancel stops it (about 20 s alone).
 CANCELLED_N = 300_000_000
+CANCELLED_N_RESULT = "6461335109"  # p(3·10⁸)
 SLOW_TIMEOUT_MS = 180_000
 
 
@@ -137,6 +138,47 @@ def test_cancel_stops_a_running_calculation(pages, celery_worker):
     with page.expect_navigation():
         row.get_by_role("button", name=f"Cancel nth_prime({CANCELLED_N})").click()
     expect(newest_row(page)).to_have_attribute("data-status", "CANCELLED", timeout=30_000)
+
+
+def test_retry_of_a_cancelled_calculation_runs_to_success_by_itself(
+    pages, celery_worker, screenshot
+):
+    page = pages.open("/")
+    submit(page, "nth_prime", f"{CANCELLED_N}")
+    row = newest_row(page)
+    original_id = row.get_attribute("id").removeprefix("calculation-")
+    expect(row.locator("progress[value]")).to_be_visible(timeout=60_000)
+    with page.expect_navigation():
+        row.get_by_role("button", name=f"Cancel nth_prime({CANCELLED_N})").click()
+    cancelled = page.locator(f"#calculation-{original_id}")
+    expect(cancelled).to_have_attribute("data-status", "CANCELLED", timeout=30_000)
+
+    with page.expect_navigation():
+        cancelled.get_by_role("button", name=f"Retry nth_prime({CANCELLED_N})").click()
+    # The retry is a new calculation, linked to the cancelled one, on a page of its own.
+    assert original_id not in page.url
+    expect(page.locator(".messages")).to_have_text(
+        f"Retrying nth_prime({CANCELLED_N}) as a new calculation."
+    )
+    expect(page.get_by_role("link", name=original_id)).to_have_attribute(
+        "href", f"/calculations/{original_id}/"
+    )
+    mark_page(page)
+    status = page.locator("#calculation-status")
+    expect(page.locator("#calculation-detail progress[value]")).to_be_visible(timeout=60_000)
+    expect(status).to_have_attribute("data-status", "RUNNING")
+    expect(status).to_have_attribute("data-status", "SUCCESS", timeout=SLOW_TIMEOUT_MS)
+    expect(page.locator("#output")).to_have_text(CANCELLED_N_RESULT)
+    assert_not_reloaded(page)
+    screenshot(page, "detail-retried-success-desktop")
+
+    page.goto("/")
+    rows = page.locator("#calculation-table tbody tr")
+    expect(rows).to_have_count(2)
+    expect(rows.nth(0)).to_have_attribute("data-status", "SUCCESS")
+    expect(rows.nth(1)).to_have_attribute("id", f"calculation-{original_id}")
+    expect(rows.nth(1)).to_have_attribute("data-status", "CANCELLED")
+    screenshot(page, "list-retried-desktop")
 
 
 def test_the_form_shows_bounds_and_inline_errors_on_a_phone(pages, screenshot):
