@@ -23,8 +23,8 @@ import redis
 from calculations.models import Calculation
 from devstack.embedded_redis import EmbeddedRedis
 from devstack.forwarder import TcpForwarder
-from devstack.processes import spawn, stop
-from tests.conftest import BASE_DIR, WorkerProcess, _database_url, start_worker
+from devstack.processes import spawn
+from tests.conftest import BASE_DIR, WorkerProcess, _database_url, kill_at_teardown, start_worker
 
 # Fast knobs, so that a lost lease or message is noticed within seconds.
 DRILL_ENV = {
@@ -312,10 +312,7 @@ class DrillStack:
 
     def stop(self) -> None:
         self._stopping.set()
-        for worker in self.workers:
-            stop(worker.process, grace=5)
-        for process in reversed(self.processes):
-            stop(process, grace=5)
+        kill_at_teardown(*(worker.process for worker in self.workers), *self.processes)
 
 
 def wait_all_final(*, timeout: float) -> float:

@@ -15,7 +15,7 @@ import pytest
 
 from devstack.embedded_redis import EmbeddedRedis
 from devstack.processes import spawn, stop
-from tests.conftest import BASE_DIR, WorkerProcess, _database_url, start_worker
+from tests.conftest import BASE_DIR, WorkerProcess, _database_url, kill_at_teardown, start_worker
 
 START_TIMEOUT_SECONDS = 60
 
@@ -112,10 +112,9 @@ class OpsStack:
         return (self.directory / "web.log").read_text(errors="replace")
 
     def stop(self) -> None:
-        for worker in list(self.workers):
-            self.stop_worker(worker)
+        kill_at_teardown(*(worker.process for worker in self.workers))
         if self.web is not None:
-            stop(self.web, grace=10)
+            kill_at_teardown(self.web)
         self.redis.stop()
 
 

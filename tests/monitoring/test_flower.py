@@ -12,9 +12,9 @@ import pytest
 from calculations import services
 from calculations.models import Calculation
 from calculations.routing import plan_messages
-from devstack.processes import spawn, stop
+from devstack.processes import spawn
 from tests.calculations.factories import owner_caller
-from tests.conftest import BASE_DIR, _database_url, start_worker
+from tests.conftest import BASE_DIR, _database_url, kill_at_teardown, start_worker
 from tests.monitoring.conftest import free_port, wait_for_http
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -73,8 +73,7 @@ def test_flower_api_lists_our_worker_and_a_task_it_ran(broker_url, tmp_path):
             f"{task['worker']}"
         )
     finally:
-        stop(flower, grace=5)
-        stop(worker.process, grace=10)
+        kill_at_teardown(flower, worker.process)
 
 
 def test_flower_refuses_to_start_without_auth_in_production(ops_stack):
