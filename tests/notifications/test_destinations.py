@@ -1,4 +1,5 @@
 import ipaddress
+import socket
 import time
 
 import pytest
@@ -82,6 +83,47 @@ def test_destination_check_bounds_a_slow_dns_lookup(monkeypatch):
             url="https://slow.example/", allowed_hosts=[], dns_timeout=0.2
         )
     assert time.monotonic() - started < 1
+
+
+def fake_dns(monkeypatch, names: dict[str, list[str]]) -> None:
+    """Resolve made-up names to the given addresses, and nothing else: what the machine's
+    resolver says about a name (even localhost) is not this test's to rely on."""
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        if host not in names:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return [
+            (socket.AF_INET6, socket.SOCK_STREAM, 6, "", (address, port, 0, 0))
+            if ":" in address
+            else (socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))
+            for address in names[host]
+        ]
+
+    monkeypatch.setattr(destinations.socket, "getaddrinfo", getaddrinfo)
+
+
+def test_destination_check_refuses_a_name_that_resolves_to_loopback(monkeypatch):
+    fake_dns(monkeypatch, {"internal.example": ["127.0.0.1"], "public.example": ["8.8.8.8"]})
+    with pytest.raises(RefusedURL) as refused:
+        check("https://internal.example/hook")
+    assert str(refused.value) == (
+        "Refused: internal.example resolves to 127.0.0.1, a loopback address "
+        "(webhooks go to public addresses only)."
+    )
+    assert not isinstance(refused.value, UnresolvedHost)
+    # The same fake lets a public name through: the refusal is the address's, not the fake's.
+    assert check("https://public.example/hook").address == ipaddress.ip_address("8.8.8.8")
+
+
+def test_destination_check_refuses_a_name_when_any_of_its_addresses_is_not_public(monkeypatch):
+    # A name with a public and a private address: the attempt might reach either.
+    fake_dns(monkeypatch, {"split.example": ["8.8.8.8", "10.0.0.7"], "six.example": ["::1"]})
+    with pytest.raises(RefusedURL) as refused:
+        check("http://split.example/hook")
+    assert "split.example resolves to 10.0.0.7, a private address" in str(refused.value)
+    with pytest.raises(RefusedURL) as refused:
+        check("http://six.example/hook")
+    assert "six.example resolves to ::1, a loopback address" in str(refused.value)
 
 
 def test_destination_check_accepts_a_public_address_and_pins_it():
