@@ -36,16 +36,21 @@ class ProblemDetailsMiddleware:
         if request.method not in {"POST", "PUT", "PATCH"} or length == 0:
             return None
         if length > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
-            return problem_response(
+            return _body_problem(
                 413,
                 f"The body is {length:,} bytes; at most "
                 f"{settings.DATA_UPLOAD_MAX_MEMORY_SIZE:,} are accepted.",
             )
         if request.content_type not in _JSON_TYPES:
-            return problem_response(
+            return _body_problem(
                 415, f"Send JSON with Content-Type: application/json, not {request.content_type!r}."
             )
         return None
+
+
+def _body_problem(status: int, detail: str) -> HttpResponse:
+    # The whole body is at fault: named "body", as problems.field_name names the root.
+    return problem_response(status, detail, errors=[{"field": "body", "message": detail}])
 
 
 def _is_json(response: HttpResponse) -> bool:
