@@ -13,7 +13,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
     list_filter = ("revoked_at",)
     list_select_related = ("user",)
     search_fields = ("prefix", "name", "user__username")
-    readonly_fields = ("user", "name", "prefix", "created_at", "last_used_at")
+    readonly_fields = ("user", "name", "prefix", "callback_url", "created_at", "last_used_at")
     fields = (*readonly_fields, "revoked_at")
 
     def has_add_permission(self, request: HttpRequest) -> bool:

@@ -28,12 +28,14 @@ class TokenAuth(HttpBearer):
         return self.authenticate(request, secret.strip())
 
     def authenticate(self, request: HttpRequest, token: str) -> Caller:
-        user = api_token_authenticate(secret=token)
-        if user is None:
+        api_token = api_token_authenticate(secret=token)
+        if api_token is None:
             raise AuthenticationError(message="This API token is unknown or revoked.")
-        # As for a session: code that needs the account (its email address) finds it here.
-        request.user = user
-        return caller_for_user(user, address=client_address(request))
+        # As for a session: code that needs the account (its email address) finds it here,
+        # and a submission finds the token's default callback.
+        request.user = api_token.user
+        request.api_token = api_token
+        return caller_for_user(api_token.user, address=client_address(request))
 
 
 class SessionAuth(APIKeyCookie):

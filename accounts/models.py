@@ -16,6 +16,11 @@ class ApiToken(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # The webhook that submissions made with this token get when they name no callback_url
+    # of their own ("" for none), and the key its events are signed with: shown once, when
+    # the token is created, and kept as given because signing needs it.
+    callback_url = models.CharField(max_length=2000, blank=True)
+    callback_secret = models.CharField(max_length=128, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -9,6 +9,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.utils import timezone
 
 from accounts.models import ApiToken
+from notifications.targets import webhook_target
 
 # The visible marker of every token (bandit B105 takes it for a password; it is not secret).
 TOKEN_MARKER = "cq_"  # nosec B105
@@ -31,10 +32,18 @@ def token_digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def api_token_create(*, user: AbstractBaseUser, name: str) -> NewToken:
+def api_token_create(*, user: AbstractBaseUser, name: str, callback_url: str = "") -> NewToken:
+    """A new token; with a `callback_url`, the default webhook of the submissions made with
+    it, checked as a submission's callback_url is (raises ValidationError if refused)."""
+    callback = webhook_target(url=callback_url) if callback_url else None
     secret = TOKEN_MARKER + secrets.token_urlsafe(TOKEN_BYTES)
     token = ApiToken.objects.create(
-        user=user, name=name, prefix=secret[:PREFIX_CHARS], digest=token_digest(secret)
+        user=user,
+        name=name,
+        prefix=secret[:PREFIX_CHARS],
+        digest=token_digest(secret),
+        callback_url=callback.url if callback else "",
+        callback_secret=callback.secret if callback else "",
     )
     return NewToken(token=token, secret=secret)
 
@@ -49,8 +58,9 @@ def api_token_revoke(*, user: AbstractBaseUser, token_id: int) -> ApiToken:
     return token
 
 
-def api_token_authenticate(*, secret: str) -> AbstractBaseUser | None:
-    """The active user an active token belongs to, or None for any other string."""
+def api_token_authenticate(*, secret: str) -> ApiToken | None:
+    """The active token of an active user (its `user` fetched with it), or None for any
+    other string."""
     if not secret.startswith(TOKEN_MARKER):
         return None
     token = (
@@ -63,4 +73,4 @@ def api_token_authenticate(*, secret: str) -> AbstractBaseUser | None:
     now = timezone.now()
     if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
-    return token.user
+    return token

@@ -2,6 +2,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.cache import add_never_cache_headers
@@ -37,8 +38,17 @@ def token_list(request: HttpRequest) -> HttpResponse:
     form = TokenCreateForm(request.POST or None)
     created = None
     if request.method == "POST" and form.is_valid():
-        created = services.api_token_create(user=request.user, name=form.cleaned_data["name"])
-        form = TokenCreateForm()
+        try:
+            created = services.api_token_create(
+                user=request.user,
+                name=form.cleaned_data["name"],
+                callback_url=form.cleaned_data["callback_url"],
+            )
+        except ValidationError as error:
+            # The callback is checked as a submission's would be (public addresses only).
+            form.add_error("callback_url", error)
+        else:
+            form = TokenCreateForm()
     context = {
         "form": form,
         "created": created,

@@ -47,8 +47,8 @@ def email_target(*, address: str, user=None) -> EmailTarget:
 
 
 def webhook_target(*, url: str, secret: str | None = None) -> WebhookTarget:
-    """A webhook to `url`, signed with `secret` (a new one by default; a token's default
-    callback would bring its own). Raises ValidationError, with the reason of a refusal."""
+    """A webhook to `url`, signed with `secret` (a new one by default; an API token's
+    default callback brings its own). Raises ValidationError, with the reason of a refusal."""
     try:
         destinations.destination_check(
             url=url,
@@ -62,9 +62,15 @@ def webhook_target(*, url: str, secret: str | None = None) -> WebhookTarget:
 
 
 def targets_from_request(
-    *, notify_email: str | None = None, callback_url: str | None = None, user=None
+    *,
+    notify_email: str | None = None,
+    callback_url: str | None = None,
+    user=None,
+    api_token=None,
 ) -> list[Target]:
-    """The targets a request names, or ValidationError naming the fields at fault."""
+    """The targets a request names, or ValidationError naming the fields at fault. Without
+    a callback_url of its own, a request made with an API token that has a default callback
+    gets that one, signed with the token's secret."""
     targets: list[Target] = []
     errors: dict[str, list[str]] = {}
     if notify_email is not None:
@@ -77,6 +83,17 @@ def targets_from_request(
             targets.append(webhook_target(url=callback_url))
         except ValidationError as error:
             errors["callback_url"] = error.messages
+    elif api_token is not None and api_token.callback_url:
+        # Checked again now, as every attempt will be: DNS may have changed since the token
+        # was created.
+        try:
+            targets.append(
+                webhook_target(url=api_token.callback_url, secret=api_token.callback_secret)
+            )
+        except ValidationError as error:
+            errors["callback_url"] = [
+                f"The default callback of your API token: {message}" for message in error.messages
+            ]
     if errors:
         raise ValidationError(errors)
     return targets

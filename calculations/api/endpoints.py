@@ -17,6 +17,7 @@ from pydantic import Field
 
 from accounts.api_auth import API_AUTH
 from accounts.callers import Caller, caller_that_owns
+from accounts.models import ApiToken
 from calculations import admission, idempotency, selectors, services
 from calculations.api.problems import field_name, problem_response
 from calculations.api.schemas import (
@@ -172,6 +173,11 @@ def _caller(request: HttpRequest) -> Caller:
     return request.auth
 
 
+def _api_token(request: HttpRequest) -> ApiToken | None:
+    """The API token the request was made with (accounts.api_auth.TokenAuth), if any."""
+    return getattr(request, "api_token", None)
+
+
 @api.get("/equations", response={200: list[EquationOut], **ERRORS}, tags=["equations"])
 def equation_list(request: HttpRequest):
     """The equations calcqueue computes, with the inputs each accepts: `max_n` is the
@@ -211,9 +217,15 @@ def calculation_submit(
     caller = caller_that_owns(request, _caller(request))
     # Checked before the transaction of an Idempotency-Key: a callback's host is resolved
     # (DNS), which must not happen while holding the database's write lock.
+    api_token = _api_token(request)
     targets = notification_targets.targets_from_request(
-        notify_email=payload.notify_email, callback_url=payload.callback_url, user=request.user
+        notify_email=payload.notify_email,
+        callback_url=payload.callback_url,
+        user=request.user,
+        api_token=api_token,
     )
+    # The token's signing secret was shown when the token was created, and only then.
+    known_secrets = {api_token.callback_secret} if api_token else set()
 
     def produce() -> idempotency.StoredResponse:
         if isinstance(payload, CalculationIn):
@@ -223,7 +235,7 @@ def calculation_submit(
                 )
             except ValidationError as error:
                 raise _single_item_fields(error) from None
-            body = CalculationOut.model_validate(_submitted_out([created])[0])
+            body = CalculationOut.model_validate(_submitted_out([created], known_secrets)[0])
             location = reverse("api:calculation_get", kwargs={"calculation_id": created.id})
             return idempotency.StoredResponse(202, body.model_dump_json(), location)
         created = services.calculations_submit_items(
@@ -231,18 +243,23 @@ def calculation_submit(
             items=[(item.equation, item.n) for item in payload.items],
             notify=targets,
         )
-        body = BatchOut.model_validate({"items": _submitted_out(created)})
+        body = BatchOut.model_validate({"items": _submitted_out(created, known_secrets)})
         return idempotency.StoredResponse(202, body.model_dump_json())
 
     return _respond_once(request, caller, idempotency_key, payload.model_dump_json(), produce)
 
 
-def _submitted_out(created: list[Calculation]) -> list[dict]:
-    """The new calculations, with their notifications' signing secrets: shown this once."""
+def _submitted_out(created: list[Calculation], known_secrets: set[str]) -> list[dict]:
+    """The new calculations, with their notifications' new signing secrets: shown this once
+    (a secret the caller was given before, with their API token, is not shown again)."""
     notifications = _notifications(created)
     return [
         calculation_out(
-            calculation, output=None, notifications=notifications[calculation.id], with_secrets=True
+            calculation,
+            output=None,
+            notifications=notifications[calculation.id],
+            with_secrets=True,
+            known_secrets=known_secrets,
         )
         for calculation in created
     ]

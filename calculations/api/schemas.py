@@ -3,7 +3,7 @@ OpenAPI schema."""
 
 import functools
 import uuid
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -42,7 +42,8 @@ class NotifyIn(Strict):
             max_length=2000,
             description="POST a signed JSON event here as each calculation becomes final "
             "(http or https, public addresses only). The signing secret is in the response, "
-            "once.",
+            "once. Without it, a request made with an API token that has a default callback "
+            "gets that one, signed with the secret shown when the token was created.",
         ),
     ] = None
 
@@ -189,7 +190,9 @@ def calculation_url(name: str, calculation_id: uuid.UUID) -> str:
     return _url_template(name, get_script_prefix()).format(calculation_id)
 
 
-def notification_out(view: NotificationView, *, with_secret: bool = False) -> dict:
+def notification_out(
+    view: NotificationView, *, with_secret: bool = False, known_secrets: Set[str] = frozenset()
+) -> dict:
     delivery = view.delivery
     resend = reverse(
         "api:notification_resend",
@@ -212,7 +215,11 @@ def notification_out(view: NotificationView, *, with_secret: bool = False) -> di
         ],
         "next_attempt_at": view.next_attempt_at,
         "delivered_at": delivery.delivered_at if delivery else None,
-        "signing_secret": (view.subscription.secret or None) if with_secret else None,
+        "signing_secret": (
+            view.subscription.secret or None
+            if with_secret and view.subscription.secret not in known_secrets
+            else None
+        ),
         "links": {"resend": resend if view.can_resend else None},
     }
 
@@ -223,6 +230,7 @@ def calculation_out(
     output: str | None,
     notifications: Sequence[NotificationView] = (),
     with_secrets: bool = False,
+    known_secrets: Set[str] = frozenset(),
 ) -> dict:
     """The API's view of a calculation; `output` is whatever digits the caller read."""
     api_url = calculation_url("api:calculation_get", calculation.id)
@@ -253,7 +261,8 @@ def calculation_out(
         "output_digits": calculation.output_digits,
         "output_truncated": success and len(output or "") < calculation.output_digits,
         "notifications": [
-            notification_out(view, with_secret=with_secrets) for view in notifications
+            notification_out(view, with_secret=with_secrets, known_secrets=known_secrets)
+            for view in notifications
         ],
         "links": {
             "self": api_url,

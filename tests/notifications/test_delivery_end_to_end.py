@@ -9,7 +9,9 @@ import time
 
 import kombu
 import pytest
+from django.contrib.auth.models import User
 
+from accounts import services as account_services
 from calculations.models import Calculation
 from notifications.models import Delivery, DeliveryAttempt, Subscription
 from notifications.tasks import deliver, prepare_deliveries
@@ -104,6 +106,35 @@ def test_webhook_refused_then_500_then_timeout_is_delivered_on_attempt_4(notify_
     assert shown["status"] == "SUCCESS" and shown["output"] == "2880067194370816120"
     page = notify_stack.http.get(f"/calculations/{calculation.pk}/").text
     assert 'data-status="DELIVERED"' in page and "scripted 500" in page
+
+
+def test_an_api_token_s_default_callback_receives_the_events_of_its_submissions(
+    notify_stack, receiver, settings
+):
+    settings.CALCQUEUE_WEBHOOK_ALLOWED_HOSTS = ["127.0.0.1"]  # as the stack's processes have
+    new = account_services.api_token_create(
+        user=User.objects.create_user("hooked"), name="hooked", callback_url=receiver.url
+    )
+    receiver.start()
+    notify_stack.start_worker(concurrency=2)
+    response = notify_stack.http.post(
+        "/api/calculations",
+        json={"equation": "fibonacci", "n": 90},
+        headers={"Authorization": f"Bearer {new.secret}"},
+    )
+    assert response.status_code == 202, response.text
+    (notification,) = response.json()["notifications"]
+    assert notification["target"] == receiver.url and notification["signing_secret"] is None
+
+    delivery = final_delivery()
+    assert (delivery.status, delivery.attempts) == (D.DELIVERED, 1)
+    (received,) = receiver.received
+    verify_signature = readme_verify_signature()
+    signature = received.headers["Calcqueue-Signature"]
+    # Signed with the secret shown once, with the token.
+    assert verify_signature(signature, received.body, new.token.callback_secret)
+    event = json.loads(received.body)
+    assert event["calculation"]["output"] == "2880067194370816120"  # F(90)
 
 
 def test_webhook_that_always_fails_ends_failed_after_the_cap_then_send_again_delivers(
