@@ -209,13 +209,16 @@ def test_readme_curl_examples_run_as_written(live_stack, api, tmp_path):
         ("fibonacci", 1000),
         ("factorial", 100),
     ]
-    # The two newest successes: the batch's, or F(39) while the batch still runs.
+    # The two newest successes so far: the list is asked for right after the batch, which
+    # may not have finished yet; F(39) has.
     expected = {
         ("fibonacci", 39): f39,
         ("fibonacci", 1000): str(gmpy2.fib(1000)),
         ("factorial", 100): str(math.factorial(100)),
     }
-    assert len(listed["items"]) == 2
+    assert len(listed["items"]) in (1, 2), listed
+    if len(listed["items"]) == 1:
+        assert listed["items"][0]["id"] == waited["id"]
     for item in listed["items"]:
         digits = expected[(item["equation"], item["n"])]
         assert item["status"] == "SUCCESS"
