@@ -2,11 +2,13 @@
 (SUCCESS, ERROR with a reason, or CANCELLED), none is lost, every SUCCESS is exact, and no
 result is stored twice — whatever is killed or stopped."""
 
+import contextlib
 import os
 import signal
 import threading
 import time
 
+import psutil
 import pytest
 
 from calculations.models import Calculation
@@ -29,6 +31,17 @@ def wait_running(calculation_id, *, attempt: int, timeout: float = 60) -> int | 
             return None
         time.sleep(0.01)
     raise AssertionError(f"{calculation_id} never ran attempt {attempt}")
+
+
+def pool_pids(worker) -> set[int]:
+    """The process ids of a worker's live pool processes: its main process's children, but
+    not a killed one that the pool has not reaped yet (a zombie, for up to its 5 s check)."""
+    pids = set()
+    for child in psutil.Process(worker.process.pid).children():
+        with contextlib.suppress(psutil.NoSuchProcess):
+            if child.status() != psutil.STATUS_ZOMBIE:
+                pids.add(child.pid)
+    return pids
 
 
 def kill_every_first_attempt(calculations, *, after: float = 0.1, timeout: float = 90) -> int:
@@ -192,19 +205,51 @@ def test_drill_5_the_same_message_delivered_twice_at_once(drill_stack):
     assert skipped >= 50
 
 
-@pytest.mark.drill_env({"CALCQUEUE_TIME_LIMITS": "fibonacci=1:2"})
+# Fibonacci has no soft limit (0), so only the hard limit can stop F(10^8): its pool process
+# is killed and the row is settled by the claim rules (claims.Decision.TIME_OUT). A soft limit
+# above the hard one would not do: Celery's prefork pool arms the hard timer only once the
+# soft one has fired. A message's 0 falls back to the worker's default, hence both settings.
+# Factorial keeps a soft limit, below its hard one, for the soft path beside it.
+@pytest.mark.drill_env(
+    {
+        "CALCQUEUE_TASK_SOFT_TIME_LIMIT": "0",
+        "CALCQUEUE_TIME_LIMITS": "fibonacci=0:1,factorial=1:30",
+        "CALCQUEUE_ANON_MAX_N": "fibonacci=100000000,factorial=3000000",
+    }
+)
 def test_drill_6_a_calculation_over_the_hard_time_limit_ends_error(drill_stack):
-    report = DrillReport("6. hard time limit exceeded")
-    drill_stack.start_worker(concurrency=2)
+    report = DrillReport("6. hard and soft time limits exceeded")
+    worker = drill_stack.start_worker(concurrency=2)
+    pool_before = pool_pids(worker)
     started = time.monotonic()
     assert drill_stack.submit([100_000_000, 30]).status_code == 302
+    assert drill_stack.submit([3_000_000], equation="factorial").status_code == 302
     report.seconds = time.monotonic() - started + wait_all_final(timeout=60)
-    settle_report(report, drill_stack, accepted=2)
-    over, quick = Calculation.objects.order_by("created_at")
-    report.notes.append(f"F(10^8) ended {over.status}: {over.error}")
-    assert over.status == Calculation.Status.ERROR
-    assert over.error.startswith("time limit exceeded after")
+    settle_report(report, drill_stack, accepted=3)
+    over_hard, quick, over_soft = Calculation.objects.order_by("created_at")
+    killed = int(over_hard.worker.rpartition(":")[2])
+    deadline = time.monotonic() + 30
+    while killed in (pool := pool_pids(worker)) or len(pool) < len(pool_before):
+        assert time.monotonic() < deadline, f"pool process {killed} not replaced: {pool}"
+        time.sleep(0.05)
+    report.notes.append(f"F(10^8) ended {over_hard.status}: {over_hard.error}")
+    report.notes.append(f"3,000,000! ended {over_soft.status}: {over_soft.error}")
+
+    assert over_hard.status == Calculation.Status.ERROR
+    assert (
+        over_hard.error
+        == "time limit exceeded after 1 s (hard limit: the worker process was killed)"
+    )
+    assert over_hard.attempts == 1
+    log = worker.log()
+    assert f"Hard time limit (1s) exceeded for calculations.run_calculation[{over_hard.pk}]" in log
+    # Celery killed the pool process that ran it, reaped it and started another in its place.
+    assert killed in pool_before and f" pid:{killed} exited with " in log
+    assert killed not in pool and len(pool) == len(pool_before)
+    assert over_soft.status == Calculation.Status.ERROR
+    assert over_soft.error == "time limit exceeded after 1 s"
     assert quick.status == Calculation.Status.SUCCESS
+    assert (report.lost, report.duplicates) == (0, 0)
 
 
 def test_drill_7_cancel_while_pending_and_while_running(drill_stack):
@@ -228,6 +273,7 @@ def test_drill_7_cancel_while_pending_and_while_running(drill_stack):
     report.seconds = time.monotonic() - started + wait_all_final(timeout=60)
     report.notes.append(f"a RUNNING calculation stopped {stop_seconds:.2f} s after cancel")
     settle_report(report, drill_stack, accepted=4)
+    assert (report.lost, report.duplicates) == (0, 0)
 
     running.refresh_from_db()
     pending.refresh_from_db()
