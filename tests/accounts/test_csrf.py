@@ -7,6 +7,9 @@ from django.test import Client
 from accounts import services as account_services
 from accounts.models import ApiToken
 from calculations.models import Calculation
+from notifications import services as notification_services
+from notifications.models import Delivery
+from notifications.targets import WebhookTarget
 from tests.calculations.factories import make_calculation, make_finished
 
 pytestmark = pytest.mark.django_db
@@ -19,6 +22,18 @@ def no_broker(monkeypatch):
     from calculations import services
 
     monkeypatch.setattr(services, "_enqueue", lambda calculations: None)
+    monkeypatch.setattr(notification_services, "_publish", lambda ids, countdown: None)
+
+
+def failed_delivery(owner) -> Delivery:
+    """A failed webhook delivery of one of the owner's calculations: "Send again" applies."""
+    calculation = make_finished(S.ERROR, owner=owner, error="boom")
+    (subscription,) = notification_services.subscriptions_create(
+        calculations=[calculation], targets=[WebhookTarget(url="https://x.example/h", secret="s")]
+    )
+    return Delivery.objects.create(
+        subscription=subscription, calculation=calculation, status=Delivery.Status.FAILED
+    )
 
 
 def browser(user=None) -> Client:
@@ -38,12 +53,20 @@ def forms(owner):
     pending = make_calculation(owner=owner)
     failed = make_finished(S.ERROR, owner=owner)
     token = account_services.api_token_create(user=owner, name="t").token
+    delivery = failed_delivery(owner)
+    notified = delivery.calculation_id
     return [
         ("/", "/", {"equation": "fibonacci", "n": "5"}, 302),
         ("/", f"/calculations/{pending.pk}/cancel/", {}, 302),
         (f"/calculations/{failed.pk}/", f"/calculations/{failed.pk}/retry/", {}, 302),
         ("/account/tokens/", "/account/tokens/", {"name": "x"}, 200),
         ("/account/tokens/", f"/account/tokens/{token.pk}/revoke/", {}, 302),
+        (
+            f"/calculations/{notified}/",
+            f"/calculations/{notified}/notifications/{delivery.subscription_id}/resend/",
+            {},
+            302,
+        ),
         (
             "/account/password/",
             "/account/password/",
@@ -54,7 +77,7 @@ def forms(owner):
     ]
 
 
-FORM_COUNT = 7
+FORM_COUNT = 8
 
 
 @pytest.mark.parametrize("index", range(FORM_COUNT))
@@ -97,6 +120,7 @@ API_WRITES = [
     ("post", "/api/calculations/{pending}/cancel", "", 200, "pending"),
     ("post", "/api/calculations/{failed}/retry", "", 202, "failed"),
     ("delete", "/api/calculations/{pending}", None, 204, "pending"),
+    ("post", "/api/calculations/{notified}/notifications/{nid}/resend", "", 202, "notified"),
 ]
 
 
@@ -105,8 +129,12 @@ def test_api_writes_with_the_session_cookie_need_the_csrf_token(
     django_user_model, method, path, body, accepted, target
 ):
     owner = django_user_model.objects.create_user("owner")
+    delivery = failed_delivery(owner)
     url = path.format(
-        pending=make_calculation(owner=owner).pk, failed=make_finished(S.ERROR, owner=owner).pk
+        pending=make_calculation(owner=owner).pk,
+        failed=make_finished(S.ERROR, owner=owner).pk,
+        notified=delivery.calculation_id,
+        nid=delivery.subscription_id,
     )
     client = browser(owner)
     kwargs = {"data": body, "content_type": "application/json"} if body is not None else {}
@@ -114,6 +142,8 @@ def test_api_writes_with_the_session_cookie_need_the_csrf_token(
     assert refused.status_code == 403
     assert refused["Content-Type"] == "application/problem+json"
     assert "CSRF" in refused.json()["detail"]
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.resends) == (Delivery.Status.FAILED, 0)
     token = csrf_token(client)
     response = getattr(client, method)(url, **kwargs, headers={"X-CSRFToken": token})
     assert response.status_code == accepted, response.content
@@ -133,3 +163,48 @@ def test_api_writes_with_a_token_or_without_any_cookie_need_no_csrf_token(django
     )
     assert Calculation.objects.filter(owner=owner).count() == 1
     assert ApiToken.objects.count() == 1
+
+
+def admin_actions(staff):
+    """(changelist, action, the row it acts on, how to tell it was done)."""
+    pending = make_calculation(owner=staff)
+    failed = make_finished(S.ERROR, owner=staff)
+    delivery = failed_delivery(staff)
+    return [
+        (
+            "/admin/calculations/calculation/",
+            "cancel_calculations",
+            pending.pk,
+            lambda: Calculation.objects.get(pk=pending.pk).status == S.CANCELLED,
+        ),
+        (
+            "/admin/calculations/calculation/",
+            "retry_calculations",
+            failed.pk,
+            lambda: Calculation.objects.filter(retry_of=failed).exists(),
+        ),
+        (
+            "/admin/notifications/delivery/",
+            "resend_deliveries",
+            delivery.pk,
+            lambda: Delivery.objects.get(pk=delivery.pk).status == Delivery.Status.PENDING,
+        ),
+    ]
+
+
+ADMIN_ACTION_COUNT = 3
+
+
+@pytest.mark.parametrize("index", range(ADMIN_ACTION_COUNT))
+def test_each_admin_action_needs_the_csrf_token(django_user_model, index):
+    staff = django_user_model.objects.create_superuser("admin", password=PASSWORD)
+    changelist, action, pk, done = admin_actions(staff)[index]
+    data = {"action": action, "_selected_action": [pk]}
+    client = browser(staff)
+
+    assert client.post(changelist, data).status_code == 403
+    assert not done()
+    token = csrf_token(client, changelist)
+    response = client.post(changelist, {**data, "csrfmiddlewaretoken": token})
+    assert response.status_code == 302 and response["Location"] == changelist
+    assert done()
