@@ -58,7 +58,8 @@ class Pages:
         self.base_url = base_url
         self.contexts = []
         self.errors: list[str] = []
-        self.allowed: list[str] = []
+        # (index of the first error it covers, text): see allow().
+        self.allowed: list[tuple[int, str]] = []
         self.session_cookie: dict | None = None
 
     def sign_in(self, user) -> None:
@@ -89,11 +90,18 @@ class Pages:
         return page
 
     def allow(self, console_error: str) -> None:
-        """Expect console errors containing this text (e.g. Chromium's log of a 400)."""
-        self.allowed.append(console_error)
+        """Expect console errors containing this text from now on (e.g. Chromium's log of a
+        400): call it just before the action that logs them. Errors already logged, on this
+        page or an earlier one, still fail the test. Playwright hands events over in the order
+        the browser sent them, so every error logged before a finished call is already here."""
+        self.allowed.append((len(self.errors), console_error))
 
     def unexpected_errors(self) -> list[str]:
-        return [error for error in self.errors if not any(a in error for a in self.allowed)]
+        return [
+            error
+            for index, error in enumerate(self.errors)
+            if not any(index >= since and text in error for since, text in self.allowed)
+        ]
 
     def _console(self, page, message) -> None:
         if message.type == "error":

@@ -5,6 +5,7 @@ import pytest
 from playwright.sync_api import expect
 
 from accounts import services as account_services
+from tests.browser.conftest import Pages
 from tests.calculations.factories import make_success, random_digits
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -77,11 +78,36 @@ def test_pages_satisfy_the_content_security_policy(pages, django_user_model):
         "200"
     )
     assert violations(page) == []
-    # The listener does see a violation: an inline script, which the policy blocks.
+    # The listener does see a violation: an inline script, which the policy blocks. Chromium
+    # logs the blocked script as an error: allowed from here on only.
+    pages.allow("Content Security Policy")
+    inject_inline_script(page)
+    page.wait_for_function("window.cspViolations.length > 0")
+    assert page.evaluate("window.ran") is None
+
+
+def inject_inline_script(page) -> None:
     page.evaluate(
         "() => { const s = document.createElement('script'); s.textContent = 'window.ran = 1';"
         " document.body.append(s); }"
     )
-    page.wait_for_function("window.cspViolations.length > 0")
-    assert page.evaluate("window.ran") is None
-    pages.allow("Content Security Policy")  # Chromium logs the blocked script as an error.
+
+
+def test_an_allowance_does_not_cover_a_console_error_logged_before_it(browser, live_server):
+    # The harness itself (conftest.Pages), on a Pages of its own: the `pages` fixture would
+    # fail this test at teardown for the error it expects.
+    pages = Pages(browser, live_server.url)
+    try:
+        earlier = open_checked(pages, "/account/login/", "#id_username")
+        with earlier.expect_console_message(lambda message: message.type == "error"):
+            inject_inline_script(earlier)
+        pages.allow("Content Security Policy")
+        later = open_checked(pages, "/account/signup/", "#id_password1")
+        with later.expect_console_message(lambda message: message.type == "error"):
+            inject_inline_script(later)
+    finally:
+        pages.close()
+    assert len(pages.errors) == 2
+    (unexpected,) = pages.unexpected_errors()
+    assert unexpected.startswith(f"{live_server.url}/account/login/: ")
+    assert "Content Security Policy" in unexpected
