@@ -103,9 +103,11 @@ def calculation_wait(
 
 
 def _outputs(caller: Caller, calculation_id: uuid.UUID) -> QuerySet[CalculationOutput]:
+    # The visibility subquery names the one calculation: unbounded, it would list every
+    # calculation the caller may see (seconds at a million rows on SQLite).
+    visible = calculations_visible(caller=caller).filter(pk=calculation_id)
     return CalculationOutput.objects.filter(
-        calculation_id=calculation_id,
-        calculation__in=calculations_visible(caller=caller).values("pk"),
+        calculation_id=calculation_id, calculation__in=visible.values("pk")
     )
 
 

@@ -162,3 +162,51 @@ def test_calculation_output_chunks_concatenate_to_the_exact_digits(length, chunk
     assert len(chunks) == math.ceil(length / chunk_chars)
     assert all(len(chunk) == chunk_chars for chunk in chunks[:-1])
     assert 1 <= len(chunks[-1]) <= chunk_chars
+
+
+def _sqlite_steps(function) -> int:
+    """SQLite virtual-machine steps (in thousands) taken while `function` runs: the work of
+    its queries, counted like instructions rather than timed."""
+    from django.db import connection
+
+    steps = 0
+
+    def count() -> int:
+        nonlocal steps
+        steps += 1
+        return 0  # 0: go on
+
+    connection.ensure_connection()
+    connection.connection.set_progress_handler(count, 1000)
+    try:
+        function()
+    finally:
+        connection.connection.set_progress_handler(None, 1000)
+    return steps
+
+
+def test_output_reads_do_not_grow_with_the_callers_other_calculations():
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        pytest.skip("counts SQLite's virtual-machine steps")
+    digits = random_digits(500)
+    calculation = make_success(digits)
+
+    def read_output() -> None:
+        selectors.calculation_output_excerpt(
+            caller=owner_caller(), calculation_id=calculation.pk, length=500, edge_chars=20
+        )
+        list(
+            selectors.calculation_output_chunks(
+                caller=owner_caller(), calculation_id=calculation.pk, length=500, chunk_chars=100
+            )
+        )
+
+    alone = _sqlite_steps(read_output)
+    owner = calculation.owner
+    Calculation.objects.bulk_create(
+        Calculation(equation="fibonacci", n=n, owner=owner) for n in range(20_000)
+    )
+    among_many = _sqlite_steps(read_output)
+    assert among_many <= alone + 5, f"{alone}k steps alone, {among_many}k among 20,000 others"
