@@ -15,6 +15,7 @@ from django.db.models.functions import Substr
 from django.utils import timezone
 
 from accounts.callers import Caller
+from calculations import events
 from calculations.models import Calculation, CalculationOutput
 
 OUTPUT_CHUNK_CHARS = 1 << 20
@@ -90,15 +91,17 @@ def calculation_get(*, caller: Caller, calculation_id: uuid.UUID) -> Calculation
     return calculations_visible(caller=caller).get(pk=calculation_id)
 
 
-def calculation_wait(
-    *, caller: Caller, calculation_id: uuid.UUID, timeout: float, poll: float = 0.05
-) -> Calculation:
-    """The calculation as soon as it is final, or as it is when `timeout` seconds have passed."""
+def calculation_wait(*, caller: Caller, calculation_id: uuid.UUID, timeout: float) -> Calculation:
+    """The calculation as soon as it is final (announced by events.py), or as it is when
+    `timeout` seconds have passed."""
+    if timeout <= 0:
+        return calculation_get(caller=caller, calculation_id=calculation_id)
     deadline = time.monotonic() + timeout
-    calculation = calculation_get(caller=caller, calculation_id=calculation_id)
-    while not calculation.is_final and time.monotonic() < deadline:
-        time.sleep(min(poll, max(deadline - time.monotonic(), 0)))
+    with events.final_announcement(calculation_id) as announced:
         calculation = calculation_get(caller=caller, calculation_id=calculation_id)
+        while not calculation.is_final and (remaining := deadline - time.monotonic()) > 0:
+            announced(min(remaining, events.RECHECK_SECONDS))
+            calculation = calculation_get(caller=caller, calculation_id=calculation_id)
     return calculation
 
 

@@ -19,7 +19,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from accounts.callers import Caller
-from calculations import admission, bulk, selectors, validation
+from calculations import admission, bulk, events, selectors, validation
 from calculations.claims import Claimant, Decision, decide
 from calculations.models import Calculation, CalculationOutput
 from calculations.output import summarise
@@ -285,6 +285,13 @@ def _compute(claim: _Claim, *, soft_limit: float) -> None:
     )
 
 
+def _announce_final(*, calculation_ids: Iterable[uuid.UUID | str]) -> None:
+    """Once the final statuses are committed: long polls answer, notifications go out."""
+    ids = list(calculation_ids)
+    events.calculations_announce_final(calculation_ids=ids)
+    notifications.calculations_finished(calculation_ids=ids)
+
+
 def _finished(
     calculation: Calculation,
     *,
@@ -344,7 +351,7 @@ def _finish(
         if stored and decimal is not None:
             CalculationOutput.objects.create(calculation_id=claim.calculation.pk, digits=decimal)
     if stored:
-        notifications.calculations_finished(calculation_ids=[claim.calculation.pk])
+        _announce_final(calculation_ids=[claim.calculation.pk])
         return status
     return f"{status} not stored: claim lost"
 
@@ -450,7 +457,7 @@ def calculations_run_chunk(*, calculation_ids: Sequence[str], claimant: Claimant
             calculation_ids=[calculation.pk for calculation in unrun], claimant=claimant
         )
         _enqueue(unrun)
-    notifications.calculations_finished(calculation_ids=standing)
+    _announce_final(calculation_ids=standing)
 
 
 def calculations_release(*, calculation_ids: Sequence[uuid.UUID | str], claimant: Claimant) -> None:
@@ -495,7 +502,7 @@ def _settle_abandoned(
         }
     settled = _observed(calculation).update(**fields, finished_at=now, lease_expires_at=None)
     if settled:
-        notifications.calculations_finished(calculation_ids=[calculation.pk])
+        _announce_final(calculation_ids=[calculation.pk])
         _finished(
             calculation,
             outcome=fields["status"],
@@ -526,7 +533,7 @@ def calculation_cancel(*, caller: Caller, calculation_id: uuid.UUID | str) -> Ca
         )
     calculation = rows.get()
     if cancelled:
-        notifications.calculations_finished(calculation_ids=[calculation_id])
+        _announce_final(calculation_ids=[calculation_id])
         _finished(calculation, outcome=Calculation.Status.CANCELLED, seconds=None)
     return calculation
 
