@@ -94,9 +94,11 @@ def calculation_get(*, caller: Caller, calculation_id: uuid.UUID) -> Calculation
 def calculation_wait(*, caller: Caller, calculation_id: uuid.UUID, timeout: float) -> Calculation:
     """The calculation as soon as it is final (announced by events.py), or as it is when
     `timeout` seconds have passed."""
-    if timeout <= 0:
-        return calculation_get(caller=caller, calculation_id=calculation_id)
     deadline = time.monotonic() + timeout
+    calculation = calculation_get(caller=caller, calculation_id=calculation_id)
+    if calculation.is_final or timeout <= 0:
+        return calculation
+    # Subscribed first, then read again: a result stored in between is seen either way.
     with events.final_announcement(calculation_id) as announced:
         calculation = calculation_get(caller=caller, calculation_id=calculation_id)
         while not calculation.is_final and (remaining := deadline - time.monotonic()) > 0:
