@@ -64,8 +64,10 @@ def test_submitted_rows_turn_to_success_by_themselves(pages, celery_worker):
     mark_page(page)
     rows = page.locator("#calculation-table tbody tr")
     expect(rows).to_have_count(4)
+    # The work takes about 10 ms and the page asks every 500 ms: a page that shows the
+    # results later than this has stopped following them (the default wait is 5 s).
     for index, digits in enumerate(["2178309", "8", "3", "63245986"]):
-        expect(rows.nth(index)).to_have_attribute("data-status", "SUCCESS")
+        expect(rows.nth(index)).to_have_attribute("data-status", "SUCCESS", timeout=1_500)
         expect(rows.nth(index).locator(".output")).to_have_text(digits)
     expect(page.locator("#calculation-table")).to_have_attribute("data-live", "false")
     assert_not_reloaded(page)

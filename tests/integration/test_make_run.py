@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -44,7 +45,10 @@ def _command_lines(processes: list[psutil.Process]) -> list[str]:
     return lines
 
 
-def test_make_run_serves_calculations_and_ctrl_c_stops_every_process(tmp_path):
+@contextlib.contextmanager
+def make_run(tmp_path: Path) -> Iterator[tuple[subprocess.Popen, str, list[psutil.Process], Path]]:
+    """`make run` started as a new user starts it, and its URL once it serves; it is killed
+    at the end if the test did not stop it."""
     port = free_port()
     env = {
         key: value
@@ -71,7 +75,23 @@ def test_make_run_serves_calculations_and_ctrl_c_stops_every_process(tmp_path):
         descendants = psutil.Process(make.pid).children(recursive=True)
         names = " ".join(_command_lines(descendants))
         assert "redis-server" in names and "celery" in names and "runserver" in names
+        yield make, url, descendants, log
+    finally:
+        if make.poll() is None:
+            os.killpg(make.pid, signal.SIGKILL)
 
+
+def assert_stopped_cleanly(make: subprocess.Popen, descendants, log: Path) -> None:
+    assert make.wait(timeout=60) is not None
+    time.sleep(0.5)
+    survivors = [p for p in descendants if p.is_running() and p.status() != "zombie"]
+    assert survivors == [], [p.cmdline() for p in survivors]
+    assert "stopping" in log.read_text()
+    assert "restarting" not in log.read_text()  # No child died on its own meanwhile.
+
+
+def test_make_run_serves_calculations_and_ctrl_c_stops_every_process(tmp_path):
+    with make_run(tmp_path) as (make, url, descendants, log):
         with httpx.Client(base_url=url, timeout=10) as browser:
             browser.get("/")
             response = browser.post(
@@ -91,12 +111,12 @@ def test_make_run_serves_calculations_and_ctrl_c_stops_every_process(tmp_path):
                 assert value in page
 
         os.killpg(make.pid, signal.SIGINT)  # What the terminal sends on Ctrl-C.
-        assert make.wait(timeout=60) is not None
-        time.sleep(0.5)
-        survivors = [p for p in descendants if p.is_running() and p.status() != "zombie"]
-        assert survivors == [], [p.cmdline() for p in survivors]
-        assert "stopping" in log.read_text()
-        assert "restarting" not in log.read_text()  # No child died on its own meanwhile.
-    finally:
-        if make.poll() is None:
-            os.killpg(make.pid, signal.SIGKILL)
+        assert_stopped_cleanly(make, descendants, log)
+
+
+def test_make_run_stops_every_process_on_sigterm_to_make_alone(tmp_path):
+    # What a supervisor (systemd, a container runtime, kill) sends: make's pid only; make
+    # passes SIGTERM on to its child, and the child stops everything it started.
+    with make_run(tmp_path) as (make, _, descendants, log):
+        make.send_signal(signal.SIGTERM)
+        assert_stopped_cleanly(make, descendants, log)
