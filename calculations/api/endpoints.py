@@ -1,5 +1,6 @@
 """The endpoints: each translates HTTP to a call of services.py or selectors.py and back."""
 
+import json
 import uuid
 from datetime import datetime
 from typing import Annotated
@@ -11,6 +12,7 @@ from django.urls import reverse
 from ninja import Body, Header, NinjaAPI, Query, Status
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as RequestValidationError
+from ninja.parser import Parser as JSONParser
 from ninja.renderers import JSONRenderer
 from ninja.responses import NinjaJSONEncoder
 from pydantic import Field
@@ -55,6 +57,28 @@ class _Renderer(JSONRenderer):
     encoder_class = _Encoder
 
 
+class UnreadableBodyError(Exception):
+    """The body cannot be read as JSON: answered 400 naming the field "body"."""
+
+
+class _Parser(JSONParser):
+    def parse_body(self, request: HttpRequest):
+        try:
+            return super().parse_body(request)
+        except json.JSONDecodeError as error:
+            raise UnreadableBodyError(f"The body is not valid JSON: {error}.") from error
+        except UnicodeDecodeError:
+            raise UnreadableBodyError("The body is not valid JSON: it is not UTF-8.") from None
+        except ValueError:
+            # Python refuses to convert an integer of more than 4,300 digits (a guard against
+            # quadratic-time parsing): no bound of n comes near it.
+            raise UnreadableBodyError(
+                "The body cannot be read: it holds a number of more than 4,300 digits."
+            ) from None
+        except RecursionError:
+            raise UnreadableBodyError("The body cannot be read: it nests too deeply.") from None
+
+
 class _API(NinjaAPI):
     def get_openapi_schema(self, *args, **kwargs):
         """Document errors as what they are (application/problem+json), and that a token or
@@ -74,6 +98,7 @@ class _API(NinjaAPI):
 
 api = _API(
     renderer=_Renderer(),
+    parser=_Parser(),
     auth=API_AUTH,
     title="calcqueue",
     version="1",
@@ -101,6 +126,8 @@ SUBMIT_ERRORS = {**ERRORS, 429: Problem, 503: Problem}
 
 # --- Errors ----------------------------------------------------------------------------------
 
+_WHOLE_LIST_CODES = {"empty", "too_many"}
+
 
 @api.exception_handler(RequestValidationError)
 def _invalid_request(request: HttpRequest, error: RequestValidationError) -> HttpResponse:
@@ -111,8 +138,14 @@ def _invalid_request(request: HttpRequest, error: RequestValidationError) -> Htt
 @api.exception_handler(ValidationError)
 def _refused_input(request: HttpRequest, error: ValidationError) -> HttpResponse:
     if not hasattr(error, "error_dict"):
+        detail = " ".join(error.messages)
         status = 413 if error.code == "too_many" else 422
-        return problem_response(status, " ".join(error.messages))
+        # These two are about the list as a whole (validation.validate_items: none, or more
+        # than CALCQUEUE_API_MAX_BATCH). Others, like a retry's n now out of bounds, are about
+        # no field of the request.
+        if error.code in _WHOLE_LIST_CODES:
+            return problem_response(status, detail, errors=[{"field": "items", "message": detail}])
+        return problem_response(status, detail)
     errors = [
         {"field": field, "message": message}
         for field, messages in error.message_dict.items()
@@ -123,6 +156,10 @@ def _refused_input(request: HttpRequest, error: ValidationError) -> HttpResponse
 
 @api.exception_handler(HttpError)
 def _http_error(request: HttpRequest, error: HttpError) -> HttpResponse:
+    # Ninja wraps whatever the parser raised in an HttpError(400) of its own, chained.
+    if isinstance(error.__cause__, UnreadableBodyError):
+        detail = str(error.__cause__)
+        return problem_response(400, detail, errors=[{"field": "body", "message": detail}])
     return problem_response(error.status_code, error.message)
 
 
