@@ -258,10 +258,61 @@ CALCQUEUE_DEFAULT_TIME_LIMITS = (
     env.int("CALCQUEUE_TASK_SOFT_TIME_LIMIT", default=540),
     env.int("CALCQUEUE_TASK_TIME_LIMIT", default=600),
 )
+
+
+def _time_limits(key: str, value: str) -> tuple[int, int]:
+    """One equation's "soft:hard" as two whole numbers of seconds."""
+    try:
+        soft, hard = (int(part) for part in value.split(":"))
+    except ValueError:
+        raise environ.ImproperlyConfigured(
+            f"CALCQUEUE_TIME_LIMITS: {key}={value} is not soft:hard in whole seconds, "
+            f"like {key}=60:90"
+        ) from None
+    return soft, hard
+
+
+def _refuse_soft_limits_not_below_hard(
+    defaults: tuple[int, int], per_equation: dict[str, tuple[int, int]]
+) -> None:
+    """Raise ImproperlyConfigured where a soft limit other than 0 (none) is at or above its
+    hard limit: the defaults', or an equation's."""
+    # Celery's prefork pool starts the hard timer only when the soft one fires, for the
+    # remaining (hard - soft) seconds: the process would be killed at the soft limit, before
+    # the soft limit's error could be stored.
+    why = (
+        "Celery's prefork pool starts the hard timer only when the soft one fires, so the "
+        "process would be killed at the soft limit"
+    )
+    default_soft, default_hard = defaults
+    if default_soft and default_soft >= default_hard:
+        raise environ.ImproperlyConfigured(
+            f"the default soft time limit, CALCQUEUE_TASK_SOFT_TIME_LIMIT={default_soft}, is not "
+            f"below the default hard one, CALCQUEUE_TASK_TIME_LIMIT={default_hard}: {why}. "
+            "Lower the soft limit, or set it to 0 for none."
+        )
+    for key, (soft, hard) in per_equation.items():
+        if soft and soft >= hard:
+            raise environ.ImproperlyConfigured(
+                f"CALCQUEUE_TIME_LIMITS: {key}={soft}:{hard} has a soft limit of {soft} s, not "
+                f"below its hard limit of {hard} s: {why}. Lower the soft limit."
+            )
+        # A message's soft limit of 0 is none to Celery, which then applies the worker's
+        # default: the equation runs under the default soft limit.
+        if not soft and default_soft and default_soft >= hard:
+            raise environ.ImproperlyConfigured(
+                f"CALCQUEUE_TIME_LIMITS: {key}={soft}:{hard} has a soft limit of 0, which means "
+                f"the default one, CALCQUEUE_TASK_SOFT_TIME_LIMIT={default_soft}, not below its "
+                f"hard limit of {hard} s: {why}. Give {key} a soft limit below {hard}, or set "
+                "CALCQUEUE_TASK_SOFT_TIME_LIMIT=0 for no soft limit."
+            )
+
+
 CALCQUEUE_TIME_LIMITS = {
-    key: tuple(int(part) for part in value.split(":"))
+    key: _time_limits(key, value)
     for key, value in env.dict("CALCQUEUE_TIME_LIMITS", default={}).items()
 }
+_refuse_soft_limits_not_below_hard(CALCQUEUE_DEFAULT_TIME_LIMITS, CALCQUEUE_TIME_LIMITS)
 _LONGEST_HARD_LIMIT = max(
     hard for _, hard in [CALCQUEUE_DEFAULT_TIME_LIMITS, *CALCQUEUE_TIME_LIMITS.values()]
 )

@@ -176,3 +176,61 @@ def test_redis_tls_refuses_a_server_certificate_it_cannot_verify(tls_redis, capl
     )
     assert "certificate verify failed" in result.stderr + result.stdout
     assert "verdicts [True, False]" not in result.stdout
+
+
+# --- Time limits ------------------------------------------------------------------------------
+
+
+def time_limits(soft: str, hard: str, per_equation: str = "") -> subprocess.CompletedProcess:
+    return run(
+        ["manage.py", "check"],
+        CALCQUEUE_TASK_SOFT_TIME_LIMIT=soft,
+        CALCQUEUE_TASK_TIME_LIMIT=hard,
+        CALCQUEUE_TIME_LIMITS=per_equation,
+    )
+
+
+@pytest.mark.parametrize("limits", ["fibonacci=90:60", "fibonacci=60:60"])
+def test_time_limits_soft_at_or_above_hard_is_refused_for_an_equation(limits):
+    result = time_limits("540", "600", f"factorial=30:60,{limits}")
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert f"CALCQUEUE_TIME_LIMITS: {limits} has a soft limit of" in result.stderr
+    assert "killed at the soft limit" in result.stderr
+
+
+@pytest.mark.parametrize(("soft", "hard"), [("700", "600"), ("600", "600")])
+def test_time_limits_soft_at_or_above_hard_is_refused_for_the_defaults(soft, hard):
+    result = time_limits(soft, hard)
+    assert result.returncode != 0
+    assert (
+        f"CALCQUEUE_TASK_SOFT_TIME_LIMIT={soft}, is not below the default hard one, "
+        f"CALCQUEUE_TASK_TIME_LIMIT={hard}"
+    ) in result.stderr
+
+
+def test_time_limits_zero_soft_of_an_equation_is_the_default_and_refused_above_hard():
+    # Celery applies the worker's default soft limit to a message whose soft limit is 0.
+    result = time_limits("540", "600", "fibonacci=0:90")
+    assert result.returncode != 0
+    assert "fibonacci=0:90 has a soft limit of 0, which means the default one" in result.stderr
+    assert "CALCQUEUE_TASK_SOFT_TIME_LIMIT=540" in result.stderr
+
+
+@pytest.mark.parametrize("limits", ["fibonacci=60", "fibonacci=a:90", "fibonacci=1:2:3"])
+def test_time_limits_not_soft_colon_hard_is_refused(limits):
+    result = time_limits("540", "600", limits)
+    assert result.returncode != 0
+    assert f"CALCQUEUE_TIME_LIMITS: {limits} is not soft:hard" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("soft", "hard", "per_equation"),
+    [
+        ("540", "600", "fibonacci=59:60,factorial=0:600"),
+        ("0", "600", "fibonacci=0:1,factorial=1:30"),  # 0: no soft limit
+    ],
+)
+def test_time_limits_soft_below_hard_or_zero_is_accepted(soft, hard, per_equation):
+    result = time_limits(soft, hard, per_equation)
+    assert result.returncode == 0, result.stderr[-2000:]
