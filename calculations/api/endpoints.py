@@ -2,6 +2,7 @@
 
 import json
 import uuid
+from collections import defaultdict
 from datetime import datetime
 from typing import Annotated
 
@@ -272,7 +273,9 @@ def calculation_submit(
                 )
             except ValidationError as error:
                 raise _single_item_fields(error) from None
-            body = CalculationOut.model_validate(_submitted_out([created], known_secrets)[0])
+            body = CalculationOut.model_validate(
+                _submitted_out([created], targets, known_secrets)[0]
+            )
             location = reverse("api:calculation_get", kwargs={"calculation_id": created.id})
             return idempotency.StoredResponse(202, body.model_dump_json(), location)
         created = services.calculations_submit_items(
@@ -280,16 +283,19 @@ def calculation_submit(
             items=[(item.equation, item.n) for item in payload.items],
             notify=targets,
         )
-        body = BatchOut.model_validate({"items": _submitted_out(created, known_secrets)})
+        body = BatchOut.model_validate({"items": _submitted_out(created, targets, known_secrets)})
         return idempotency.StoredResponse(202, body.model_dump_json())
 
     return _respond_once(request, caller, idempotency_key, payload.model_dump_json(), produce)
 
 
-def _submitted_out(created: list[Calculation], known_secrets: set[str]) -> list[dict]:
+def _submitted_out(
+    created: list[Calculation], targets: list[notification_targets.Target], known_secrets: set[str]
+) -> list[dict]:
     """The new calculations, with their notifications' new signing secrets: shown this once
     (a secret the caller was given before, with their API token, is not shown again)."""
-    notifications = _notifications(created)
+    # New calculations have no notifications but the ones asked for now: no query without.
+    notifications = _notifications(created) if targets else defaultdict(list)
     return [
         calculation_out(
             calculation,
