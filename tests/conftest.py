@@ -22,6 +22,22 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 WORKER_READY_TIMEOUT_SECONDS = 60.0
 
 
+SERVICE_VARIABLES = ("DATABASE_URL", "REDIS_URL", "BROKER_URL")
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    named = [name for name in SERVICE_VARIABLES if os.environ.get(name)]
+    if not named:
+        return
+    skip = pytest.mark.skip(
+        reason=f"a new user's setup, the same whatever {', '.join(named)} names: "
+        "the pass without service variables runs it"
+    )
+    for item in items:
+        if item.get_closest_marker("new_user_setup"):
+            item.add_marker(skip)
+
+
 @pytest.fixture(autouse=True)
 def no_rate_limits(settings) -> None:
     """Rate limits are off unless a test turns them on (tests/calculations/test_admission.py,

@@ -6,6 +6,8 @@ import redis
 
 from devstack.embedded_redis import EmbeddedRedis, embedded_redis_url, socket_path
 
+pytestmark = pytest.mark.new_user_setup
+
 
 def client(server: EmbeddedRedis) -> redis.Redis:
     return redis.Redis(unix_socket_path=str(server.socket))

@@ -14,7 +14,7 @@ import httpx
 import psutil
 import pytest
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.new_user_setup]
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 
