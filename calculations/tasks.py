@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from calculations import idempotency, services
 from calculations.claims import Claimant
+from calculations.memory import release_freed_memory
 
 # Lost database or broker connections (and SQLite busy beyond its timeout) pass; maths
 # errors are stored by the service as the calculation's result and never reach here.
@@ -37,6 +38,9 @@ def run_calculation(self, calculation_id: str) -> None:
         with contextlib.suppress(*TRANSIENT_ERRORS):
             services.calculations_release(calculation_ids=[calculation_id], claimant=claimant)
         raise
+    finally:
+        # Long work only: its outputs reach tens of megabytes; a chunk's are small.
+        release_freed_memory()
 
 
 @shared_task(
