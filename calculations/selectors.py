@@ -187,17 +187,24 @@ class BackpressureStatus:
 
 def backpressure_status() -> BackpressureStatus:
     """Two indexed queries (status, created_at): the count of PENDING and RUNNING rows, which
-    backpressure itself keeps near its bound, and the oldest PENDING row's age."""
+    backpressure itself keeps near its bound, and the oldest PENDING row's age. A bound of 0
+    is off, and its query is not made."""
     max_unfinished = settings.CALCQUEUE_BACKPRESSURE_MAX_UNFINISHED
     max_wait = settings.CALCQUEUE_BACKPRESSURE_MAX_WAIT_SECONDS
-    unfinished = Calculation.objects.filter(
-        status__in=[Calculation.Status.PENDING, Calculation.Status.RUNNING]
-    ).count()
+    unfinished = (
+        Calculation.objects.filter(
+            status__in=[Calculation.Status.PENDING, Calculation.Status.RUNNING]
+        ).count()
+        if max_unfinished
+        else 0
+    )
     oldest = (
         Calculation.objects.filter(status=Calculation.Status.PENDING)
         .order_by("created_at")
         .values_list("created_at", flat=True)
         .first()
+        if max_wait
+        else None
     )
     waited = (timezone.now() - oldest).total_seconds() if oldest else None
     active = bool(max_unfinished and unfinished >= max_unfinished) or bool(

@@ -198,3 +198,17 @@ def test_dashboard_shows_backpressure_when_it_refuses_submissions(client, settin
     assert (
         "new submissions are refused (503" in refusing and "3 unfinished of 3 allowed" in refusing
     )
+
+
+def test_dashboard_backpressure_by_waiting_time_alone_shows_no_unfinished_count(client, settings):
+    settings.CALCQUEUE_BACKPRESSURE_MAX_UNFINISHED = 0
+    settings.CALCQUEUE_BACKPRESSURE_MAX_WAIT_SECONDS = 60
+    make_calculation(n=1)
+    calm = client.get("/dashboard/").content.decode()
+    assert "Submissions are accepted.</p>" in calm
+
+    make_calculation(n=2, created_at=timezone.now() - timedelta(seconds=90))
+    refusing = client.get("/dashboard/").content.decode()
+    assert 'id="backpressure" data-active="true"' in refusing
+    assert re.search(r"— the oldest waiting 9\d s of 60 s allowed\.", refusing)
+    assert "unfinished" not in refusing.split('id="backpressure"')[1].split("</p>")[0]
