@@ -164,17 +164,21 @@ BROKER_IS_RABBITMQ = CELERY_BROKER_URL.partition("://")[0] in {"amqp", "amqps", 
 # rediss:// (TLS): the server's certificate is always verified, against the system's CAs or
 # REDIS_TLS_CA_FILE. A password goes in the URL: rediss://:password@host:6380/0.
 REDIS_TLS_CA_FILE = env.str("REDIS_TLS_CA_FILE", default="")
-REDIS_TLS = REDIS_URL.startswith("rediss://")
-_REDIS_TLS_OPTIONS = (
-    {
+
+
+def _redis_tls_options(url: str) -> dict:
+    if not url.startswith("rediss://"):
+        return {}
+    return {
         "ssl_cert_reqs": ssl.CERT_REQUIRED,
         **({"ssl_ca_certs": REDIS_TLS_CA_FILE} if REDIS_TLS_CA_FILE else {}),
     }
-    if REDIS_TLS
-    else {}
-)
-if REDIS_TLS and CELERY_BROKER_URL == REDIS_URL:
-    CELERY_BROKER_USE_SSL = _REDIS_TLS_OPTIONS
+
+
+_REDIS_TLS_OPTIONS = _redis_tls_options(REDIS_URL)
+# The broker's own URL decides: a Redis broker apart from REDIS_URL may use TLS on its own.
+if CELERY_BROKER_URL.startswith("rediss://"):
+    CELERY_BROKER_USE_SSL = _redis_tls_options(CELERY_BROKER_URL)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]

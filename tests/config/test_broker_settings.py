@@ -3,6 +3,7 @@ with its own variables, as a deployment would."""
 
 import json
 import os
+import ssl
 import subprocess
 import sys
 
@@ -10,6 +11,7 @@ from tests.conftest import BASE_DIR
 
 _PRINT = """
 import json
+import ssl
 from config import settings as s
 print(json.dumps({
     "broker": s.CELERY_BROKER_URL,
@@ -17,6 +19,7 @@ print(json.dumps({
     "transport": s.CELERY_BROKER_TRANSPORT_OPTIONS,
     "publish": s.CALCQUEUE_PUBLISH_OPTIONS,
     "database_options": s.DATABASES["default"].get("OPTIONS", {}),
+    "broker_ssl": {k: str(v) for k, v in (getattr(s, "CELERY_BROKER_USE_SSL", None) or {}).items()},
 }))
 """
 
@@ -85,3 +88,20 @@ def test_settings_postgresql_sessions_end_an_idle_transaction():
     assert loaded["database_options"]["options"] == "-c idle_in_transaction_session_timeout=60000"
     off = settings_with(DATABASE_URL=database, DATABASE_IDLE_IN_TRANSACTION_TIMEOUT="0")
     assert "options" not in off["database_options"]
+
+
+def test_settings_a_redis_broker_of_its_own_over_tls_verifies_its_certificate():
+    loaded = settings_with(
+        REDIS_URL="redis://127.0.0.1:6379/3",
+        BROKER_URL="rediss://:s3cret@broker.example:6380/0",
+        REDIS_TLS_CA_FILE="/etc/calcqueue/redis-ca.pem",
+    )
+    assert loaded["broker_ssl"] == {
+        "ssl_cert_reqs": str(int(ssl.CERT_REQUIRED)),
+        "ssl_ca_certs": "/etc/calcqueue/redis-ca.pem",
+    }
+
+
+def test_settings_a_plain_redis_broker_has_no_tls_options():
+    loaded = settings_with(REDIS_URL="redis://127.0.0.1:6379/3")
+    assert loaded["broker_ssl"] == {}
