@@ -237,8 +237,9 @@ CALCQUEUE_SHORT_WORKER_CONCURRENCY = env.int("CALCQUEUE_SHORT_WORKER_CONCURRENCY
 CALCQUEUE_NOTIFY_WORKER_CONCURRENCY = env.int("CALCQUEUE_NOTIFY_WORKER_CONCURRENCY", default=4)
 # Niceness added to this worker's pool processes (`make run` gives the long-work worker 10).
 CALCQUEUE_WORKER_NICE = env.int("CALCQUEUE_WORKER_NICE", default=0)
-# Workers report task events (Flower and the dashboard read them). No "task-sent" event from
-# the publisher: it doubled the cost of publishing a message, and the row already says PENDING.
+# Workers report task events (Flower reads them; the dashboard asks the workers with inspect).
+# No "task-sent" event from the publisher: it doubled the cost of publishing a message, and the
+# row already says PENDING.
 CELERY_WORKER_SEND_TASK_EVENTS = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Celery's Django fixup closes every database connection around every task unless told to
