@@ -10,6 +10,7 @@ import time
 
 import psutil
 import pytest
+from django.conf import settings
 
 from calculations.models import Calculation
 from config.celery_app import app
@@ -287,9 +288,18 @@ def test_drill_7_cancel_while_pending_and_while_running(drill_stack):
     assert stop_seconds < 3
 
 
-# One calculation per message, as long work travels: each of the 10,000 is claimed and stored
-# by its own write transaction, 12 processes at once (in chunks it would be 100 of each).
-@pytest.mark.drill_env({"CALCQUEUE_CHUNK_SIZE": "1"})
+# On SQLite, one calculation per message, as long work travels: each of the 10,000 is claimed
+# and stored by its own write transaction, 12 processes at once (in chunks it would be 100 of
+# each). PostgreSQL has no database-wide write lock to contend for; there the drill runs as
+# configured and takes a minute less.
+_ONE_A_MESSAGE_ON_SQLITE = (
+    {"CALCQUEUE_CHUNK_SIZE": "1"}
+    if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3")
+    else {}
+)
+
+
+@pytest.mark.drill_env(_ONE_A_MESSAGE_ON_SQLITE)
 def test_drill_8_twelve_processes_finish_ten_thousand_without_database_locked(drill_stack):
     report = DrillReport("8. 12 processes, 10,000 calculations")
     drill_stack.start_worker(concurrency=12)
@@ -299,10 +309,8 @@ def test_drill_8_twelve_processes_finish_ten_thousand_without_database_locked(dr
     report.seconds = time.monotonic() - started + wait_all_final(timeout=240)
     settle_report(report, drill_stack, accepted=10_000)
     locked = drill_stack.worker_logs().count("database is locked")
-    report.notes.append(
-        f'one message, one claim and one result write each; "database is locked" in worker '
-        f"logs: {locked}"
-    )
+    one_each = "one message, one claim, one result write each; " * bool(_ONE_A_MESSAGE_ON_SQLITE)
+    report.notes.append(f'{one_each}"database is locked" in worker logs: {locked}')
     assert (report.succeeded, report.lost, report.duplicates, locked) == (10_000, 0, 0, 0)
 
 
